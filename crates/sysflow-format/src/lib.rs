@@ -17,3 +17,17 @@ pub mod records;
 pub use flatten::{FlatRecord, Flattener};
 pub use layout::{Layout, OptionalField};
 pub use records::*;
+pub mod codec;
+pub mod decode;
+pub mod error;
+pub mod reader;
+pub mod schema;
+
+pub use codec::Codec;
+pub use error::{Error, ErrorKind, Result};
+pub use reader::{FlatReader, ReaderOptions, TraceReader};
+pub mod datum;
+mod encode;
+pub mod writer;
+
+pub use writer::{TraceWriter, WriterOptions};
