@@ -6,10 +6,49 @@
 //! corresponding link is simply `None`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::layout::Layout;
 use crate::records::{Container, File, Foid, Header, Oid, Pod, Process, Record, RecordKind};
+
+/// A fast, non-cryptographic hasher for the entity caches (keys come from one trace; flooding is not a concern
+/// because a hostile trace can only slow its own reading down).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(a));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    #[inline]
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` using [`FxHasher`].
+pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A record together with the entities it refers to.
 #[derive(Debug, Clone)]
@@ -48,10 +87,10 @@ impl FlatRecord {
 pub struct Flattener {
     with_entities: bool,
     header: Option<Arc<Header>>,
-    processes: HashMap<Oid, Arc<Process>>,
-    files: HashMap<Foid, Arc<File>>,
-    containers: HashMap<String, Arc<Container>>,
-    pods: HashMap<String, Arc<Pod>>,
+    processes: FxHashMap<Oid, Arc<Process>>,
+    files: FxHashMap<Foid, Arc<File>>,
+    containers: FxHashMap<String, Arc<Container>>,
+    pods: FxHashMap<String, Arc<Pod>>,
 }
 
 impl Flattener {
