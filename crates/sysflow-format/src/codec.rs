@@ -73,6 +73,54 @@ impl Codec {
         Ok(())
     }
 
+    /// Decompresses `data` into `out` (cleared first), refusing to produce more than `limit` bytes, reusing the
+    /// inflater state in `scratch` (deflate only) so that no per-block allocation happens.
+    pub fn decompress_with(
+        self,
+        data: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+        scratch: &mut Option<flate2::Decompress>,
+    ) -> Result<()> {
+        if !matches!(self, Codec::Deflate(_) | Codec::DeflateDefault) {
+            return self.decompress(data, out, limit);
+        }
+        out.clear();
+        let d = scratch.get_or_insert_with(|| flate2::Decompress::new(false));
+        d.reset(false);
+        if out.capacity() < data.len() * 4 {
+            out.reserve(data.len() * 4);
+        }
+        loop {
+            let before_in = d.total_in() as usize;
+            if out.len() == out.capacity() {
+                if out.len() >= limit {
+                    return Err(Error::new(ErrorKind::Decompress(format!(
+                        "block inflates beyond the limit of {limit} bytes"
+                    ))));
+                }
+                out.reserve((out.len()).max(64 << 10).min(limit + 1 - out.len()));
+            }
+            let status = d
+                .decompress_vec(&data[before_in..], out, flate2::FlushDecompress::Finish)
+                .map_err(|e| Error::new(ErrorKind::Decompress(format!("deflate: {e}"))))?;
+            if out.len() > limit {
+                return Err(Error::new(ErrorKind::Decompress(format!(
+                    "block inflates beyond the limit of {limit} bytes"
+                ))));
+            }
+            match status {
+                flate2::Status::StreamEnd => return Ok(()),
+                flate2::Status::Ok | flate2::Status::BufError => {
+                    if d.total_in() as usize == data.len() && out.len() < out.capacity() {
+                        // All input consumed, output space left, yet no end of stream: the data is cut.
+                        return Err(Error::new(ErrorKind::Decompress("deflate: unexpected end of data".into())));
+                    }
+                }
+            }
+        }
+    }
+
     /// Decompresses `data` into `out` (cleared first), refusing to produce more than `limit` bytes.
     pub fn decompress(self, data: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<()> {
         out.clear();

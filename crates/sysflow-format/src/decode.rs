@@ -36,23 +36,31 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     pub(crate) fn long(&mut self) -> Result<i64> {
-        let mut v: u64 = 0;
-        let mut shift = 0u32;
-        loop {
-            let Some(&b) = self.buf.get(self.pos) else {
-                return Err(Error::truncated("a varint"));
-            };
-            self.pos += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err(Error::decode("varint longer than 10 bytes"));
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(i64::from(b >> 1) ^ -i64::from(b & 1));
             }
         }
-        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+        self.long_slow()
+    }
+
+    #[inline(never)]
+    fn long_slow(&mut self) -> Result<i64> {
+        let buf = &self.buf[self.pos..];
+        let mut v: u64 = 0;
+        for (i, &b) in buf.iter().take(10).enumerate() {
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                self.pos += i + 1;
+                return Ok((v >> 1) as i64 ^ -((v & 1) as i64));
+            }
+        }
+        if buf.len() < 10 {
+            Err(Error::truncated("a varint"))
+        } else {
+            Err(Error::decode("varint longer than 10 bytes"))
+        }
     }
 
     #[inline]
@@ -130,7 +138,6 @@ impl<'a> Cursor<'a> {
 /// A decoded value, borrowing strings from the block buffer and names from the plan.
 #[derive(Debug, Clone)]
 pub(crate) enum Value<'a> {
-    Absent,
     Null,
     Bool(bool),
     Long(i64),
@@ -483,8 +490,6 @@ fn accepts(s: &Schema, id: NodeId, want: Want) -> bool {
     }
 }
 
-const MAX_SLOTS: usize = 16;
-
 /// The compiled plan of one union branch.
 #[derive(Debug, Clone)]
 enum Branch {
@@ -608,14 +613,24 @@ impl DatumDecoder {
                 Ok(Decoded::Skipped)
             }
             Branch::Record { kind, steps } => {
-                let mut slots: [Value<'a>; MAX_SLOTS] = std::array::from_fn(|_| Value::Absent);
+                let mut rec = empty(*kind);
                 for (slot, dec) in steps {
-                    let v = dec.decode(c, 0)?;
-                    if let Some(s) = slot {
-                        slots[*s as usize] = v;
+                    match (slot, dec) {
+                        (Some(s), Dec::Long) => apply_long(&mut rec, *s, c.long()?),
+                        (Some(s), Dec::Int) => apply_long(&mut rec, *s, c.int()?),
+                        (Some(s), Dec::Oid { create_first: true }) => {
+                            let (create_ts, hpid) = (c.long()?, c.long()?);
+                            apply(&mut rec, *s, Value::Oid(Oid { create_ts, hpid }))
+                        }
+                        (Some(s), Dec::Fixed(20)) => apply_foid(&mut rec, *s, c.take(20)?),
+                        (Some(s), Dec::Str) => apply(&mut rec, *s, Value::Str(c.str()?)),
+                        (Some(s), d) => apply(&mut rec, *s, d.decode(c, 0)?),
+                        (None, d) => {
+                            d.decode(c, 0)?;
+                        }
                     }
                 }
-                Ok(Decoded::Record(build(*kind, &mut slots)))
+                Ok(Decoded::Record(rec))
             }
         }
     }
@@ -637,21 +652,10 @@ impl DatumDecoder {
 
 // ---- conversion of slots into typed records --------------------------------------------------------------------
 
-fn take<'a>(slots: &mut [Value<'a>], i: usize) -> Value<'a> {
-    std::mem::replace(&mut slots[i], Value::Absent)
-}
-
 fn long(v: &Value<'_>) -> i64 {
     match v {
         Value::Long(x) => *x,
         _ => 0,
-    }
-}
-
-fn long_opt(v: &Value<'_>) -> Option<i64> {
-    match v {
-        Value::Long(x) => Some(*x),
-        _ => None,
     }
 }
 
@@ -775,145 +779,228 @@ fn sym<'a>(v: &Value<'a>) -> &'a str {
     }
 }
 
-fn build(kind: RecordKind, s: &mut [Value<'_>; MAX_SLOTS]) -> Record {
+fn empty(kind: RecordKind) -> Record {
     match kind {
-        RecordKind::Header => Record::Header(Header {
-            version: long(&s[0]),
-            exporter: string(&s[1]),
-            ip: string(&s[2]),
-            filename: string(&s[3]),
-        }),
-        RecordKind::Container => Record::Container(Container {
-            id: string(&s[0]),
-            name: string(&s[1]),
-            image: string(&s[2]),
-            imageid: string(&s[3]),
-            container_type: ContainerType::from_symbol(sym(&s[4])).unwrap_or_default(),
-            privileged: boolean(&s[5]),
-            pod_id: opt_string(&s[6]),
-        }),
-        RecordKind::Process => Record::Process(Process {
-            state: ObjectState::from_symbol(sym(&s[0])).unwrap_or_default(),
-            oid: oid(&s[1]),
-            poid: opt_oid(&s[2]),
-            ts: long(&s[3]),
-            exe: string(&s[4]),
-            exe_args: string(&s[5]),
-            uid: int(&s[6]),
-            user_name: string(&s[7]),
-            gid: int(&s[8]),
-            group_name: string(&s[9]),
-            tty: boolean(&s[10]),
-            container_id: opt_string(&s[11]),
-            entry: boolean(&s[12]),
-            cwd: string(&s[13]),
-            env: strings(take(s, 14)),
-        }),
-        RecordKind::File => Record::File(File {
-            state: ObjectState::from_symbol(sym(&s[0])).unwrap_or_default(),
-            oid: foid(&s[1]),
-            ts: long(&s[2]),
-            restype: int(&s[3]),
-            path: string(&s[4]),
-            container_id: opt_string(&s[5]),
-        }),
-        RecordKind::ProcessEvent => {
-            let op_flags = match (long_opt(&s[3]), sym(&s[6])) {
-                (Some(x), _) => x as i32,
-                (_, "CLONE") => crate::flags::op::CLONE,
-                (_, "EXEC") => crate::flags::op::EXEC,
-                (_, "EXIT") => crate::flags::op::EXIT,
-                (_, "SETUID") => crate::flags::op::SETUID,
-                _ => 0,
-            };
-            Record::ProcessEvent(ProcessEvent {
-                proc_oid: oid(&s[0]),
-                ts: long(&s[1]),
-                tid: long(&s[2]),
-                op_flags,
-                args: strings(take(s, 4)),
-                ret: int(&s[5]),
-            })
-        }
-        RecordKind::NetworkFlow => Record::NetworkFlow(NetworkFlow {
-            proc_oid: oid(&s[0]),
-            ts: long(&s[1]),
-            tid: long(&s[2]),
-            op_flags: int(&s[3]),
-            end_ts: long(&s[4]),
-            sip: int(&s[5]),
-            sport: int(&s[6]),
-            dip: int(&s[7]),
-            dport: int(&s[8]),
-            proto: int(&s[9]),
-            fd: int(&s[10]),
-            num_r_recv_ops: long(&s[11]),
-            num_w_send_ops: long(&s[12]),
-            num_r_recv_bytes: long(&s[13]),
-            num_w_send_bytes: long(&s[14]),
-        }),
-        RecordKind::FileFlow => Record::FileFlow(FileFlow {
-            proc_oid: oid(&s[0]),
-            ts: long(&s[1]),
-            tid: long(&s[2]),
-            op_flags: int(&s[3]),
-            open_flags: int(&s[4]),
-            end_ts: long(&s[5]),
-            file_oid: foid(&s[6]),
-            fd: int(&s[7]),
-            num_r_recv_ops: long(&s[8]),
-            num_w_send_ops: long(&s[9]),
-            num_r_recv_bytes: long(&s[10]),
-            num_w_send_bytes: long(&s[11]),
-        }),
-        RecordKind::FileEvent => Record::FileEvent(FileEvent {
-            proc_oid: oid(&s[0]),
-            ts: long(&s[1]),
-            tid: long(&s[2]),
-            op_flags: int(&s[3]),
-            file_oid: foid(&s[4]),
-            ret: int(&s[5]),
-            new_file_oid: opt_foid(&s[6]),
-        }),
-        RecordKind::NetworkEvent => Record::NetworkEvent(NetworkEvent {
-            proc_oid: oid(&s[0]),
-            ts: long(&s[1]),
-            tid: long(&s[2]),
-            op_flags: int(&s[3]),
-            sip: int(&s[4]),
-            sport: int(&s[5]),
-            dip: int(&s[6]),
-            dport: int(&s[7]),
-            proto: int(&s[8]),
-            ret: int(&s[9]),
-        }),
-        RecordKind::ProcessFlow => Record::ProcessFlow(ProcessFlow {
-            proc_oid: oid(&s[0]),
-            ts: long(&s[1]),
-            num_threads_cloned: long(&s[2]),
-            op_flags: int(&s[3]),
-            end_ts: long(&s[4]),
-            num_threads_exited: long(&s[5]),
-            num_clone_errors: long(&s[6]),
-        }),
-        RecordKind::Pod => Record::Pod(Pod {
-            ts: long(&s[0]),
-            id: string(&s[1]),
-            name: string(&s[2]),
-            node_name: string(&s[3]),
-            host_ip: longs(&s[4]),
-            internal_ip: longs(&s[5]),
-            namespace: string(&s[6]),
-            restart_count: long(&s[7]),
-            labels: str_map(&s[8]),
-            selectors: str_map(&s[9]),
-            services: services(&s[10]),
-        }),
-        RecordKind::K8sEvent => Record::K8sEvent(K8sEvent {
-            kind: K8sComponent::from_symbol(sym(&s[0])).unwrap_or(K8sComponent::Unknown),
-            action: K8sAction::from_symbol(sym(&s[1])).unwrap_or(K8sAction::Unknown),
-            ts: long(&s[2]),
-            message: string(&s[3]),
-        }),
+        RecordKind::Header => Record::Header(Header::default()),
+        RecordKind::Container => Record::Container(Container::default()),
+        RecordKind::Process => Record::Process(Process::default()),
+        RecordKind::File => Record::File(File::default()),
+        RecordKind::ProcessEvent => Record::ProcessEvent(ProcessEvent::default()),
+        RecordKind::NetworkFlow => Record::NetworkFlow(NetworkFlow::default()),
+        RecordKind::FileFlow => Record::FileFlow(FileFlow::default()),
+        RecordKind::FileEvent => Record::FileEvent(FileEvent::default()),
+        RecordKind::NetworkEvent => Record::NetworkEvent(NetworkEvent::default()),
+        RecordKind::ProcessFlow => Record::ProcessFlow(ProcessFlow::default()),
+        RecordKind::Pod => Record::Pod(Pod::default()),
+        RecordKind::K8sEvent => Record::K8sEvent(K8sEvent::default()),
+    }
+}
+
+/// Stores an integer field (the common case, without building a [`Value`]).
+#[inline]
+fn apply_long(rec: &mut Record, slot: u8, x: i64) {
+    let i = x as i32;
+    match rec {
+        Record::FileFlow(f) => match slot {
+            1 => f.ts = x,
+            2 => f.tid = x,
+            3 => f.op_flags = i,
+            4 => f.open_flags = i,
+            5 => f.end_ts = x,
+            7 => f.fd = i,
+            8 => f.num_r_recv_ops = x,
+            9 => f.num_w_send_ops = x,
+            10 => f.num_r_recv_bytes = x,
+            11 => f.num_w_send_bytes = x,
+            _ => {}
+        },
+        Record::NetworkFlow(f) => match slot {
+            1 => f.ts = x,
+            2 => f.tid = x,
+            3 => f.op_flags = i,
+            4 => f.end_ts = x,
+            5 => f.sip = i,
+            6 => f.sport = i,
+            7 => f.dip = i,
+            8 => f.dport = i,
+            9 => f.proto = i,
+            10 => f.fd = i,
+            11 => f.num_r_recv_ops = x,
+            12 => f.num_w_send_ops = x,
+            13 => f.num_r_recv_bytes = x,
+            14 => f.num_w_send_bytes = x,
+            _ => {}
+        },
+        _ => apply(rec, slot, Value::Long(x)),
+    }
+}
+
+/// Stores a FOID field.
+#[inline]
+fn apply_foid(rec: &mut Record, slot: u8, b: &[u8]) {
+    let mut a = [0u8; 20];
+    a.copy_from_slice(b);
+    match (rec, slot) {
+        (Record::FileFlow(f), 6) => f.file_oid = Foid(a),
+        (Record::File(f), 1) => f.oid = Foid(a),
+        (Record::FileEvent(e), 4) => e.file_oid = Foid(a),
+        (rec, slot) => apply(rec, slot, Value::Bytes(b)),
+    }
+}
+
+/// Stores one decoded writer field into its target slot (slots as in [`target_fields`]).
+#[inline]
+fn apply(rec: &mut Record, slot: u8, v: Value<'_>) {
+    match rec {
+        Record::Header(h) => match slot {
+            0 => h.version = long(&v),
+            1 => h.exporter = string(&v),
+            2 => h.ip = string(&v),
+            3 => h.filename = string(&v),
+            _ => {}
+        },
+        Record::Container(c) => match slot {
+            0 => c.id = string(&v),
+            1 => c.name = string(&v),
+            2 => c.image = string(&v),
+            3 => c.imageid = string(&v),
+            4 => c.container_type = ContainerType::from_symbol(sym(&v)).unwrap_or_default(),
+            5 => c.privileged = boolean(&v),
+            6 => c.pod_id = opt_string(&v),
+            _ => {}
+        },
+        Record::Process(p) => match slot {
+            0 => p.state = ObjectState::from_symbol(sym(&v)).unwrap_or_default(),
+            1 => p.oid = oid(&v),
+            2 => p.poid = opt_oid(&v),
+            3 => p.ts = long(&v),
+            4 => p.exe = string(&v),
+            5 => p.exe_args = string(&v),
+            6 => p.uid = int(&v),
+            7 => p.user_name = string(&v),
+            8 => p.gid = int(&v),
+            9 => p.group_name = string(&v),
+            10 => p.tty = boolean(&v),
+            11 => p.container_id = opt_string(&v),
+            12 => p.entry = boolean(&v),
+            13 => p.cwd = string(&v),
+            14 => p.env = strings(v),
+            _ => {}
+        },
+        Record::File(f) => match slot {
+            0 => f.state = ObjectState::from_symbol(sym(&v)).unwrap_or_default(),
+            1 => f.oid = foid(&v),
+            2 => f.ts = long(&v),
+            3 => f.restype = int(&v),
+            4 => f.path = string(&v),
+            5 => f.container_id = opt_string(&v),
+            _ => {}
+        },
+        Record::ProcessEvent(e) => match slot {
+            0 => e.proc_oid = oid(&v),
+            1 => e.ts = long(&v),
+            2 => e.tid = long(&v),
+            3 => e.op_flags = int(&v),
+            4 => e.args = strings(v),
+            5 => e.ret = int(&v),
+            // Prototype Sp1: the operation as an EventType symbol (such layouts have no opFlags field).
+            6 => {
+                e.op_flags = match sym(&v) {
+                    "CLONE" => crate::flags::op::CLONE,
+                    "EXEC" => crate::flags::op::EXEC,
+                    "EXIT" => crate::flags::op::EXIT,
+                    "SETUID" => crate::flags::op::SETUID,
+                    _ => 0,
+                }
+            }
+            _ => {}
+        },
+        Record::NetworkFlow(f) => match slot {
+            0 => f.proc_oid = oid(&v),
+            1 => f.ts = long(&v),
+            2 => f.tid = long(&v),
+            3 => f.op_flags = int(&v),
+            4 => f.end_ts = long(&v),
+            5 => f.sip = int(&v),
+            6 => f.sport = int(&v),
+            7 => f.dip = int(&v),
+            8 => f.dport = int(&v),
+            9 => f.proto = int(&v),
+            10 => f.fd = int(&v),
+            11 => f.num_r_recv_ops = long(&v),
+            12 => f.num_w_send_ops = long(&v),
+            13 => f.num_r_recv_bytes = long(&v),
+            14 => f.num_w_send_bytes = long(&v),
+            _ => {}
+        },
+        Record::FileFlow(f) => match slot {
+            0 => f.proc_oid = oid(&v),
+            1 => f.ts = long(&v),
+            2 => f.tid = long(&v),
+            3 => f.op_flags = int(&v),
+            4 => f.open_flags = int(&v),
+            5 => f.end_ts = long(&v),
+            6 => f.file_oid = foid(&v),
+            7 => f.fd = int(&v),
+            8 => f.num_r_recv_ops = long(&v),
+            9 => f.num_w_send_ops = long(&v),
+            10 => f.num_r_recv_bytes = long(&v),
+            11 => f.num_w_send_bytes = long(&v),
+            _ => {}
+        },
+        Record::FileEvent(e) => match slot {
+            0 => e.proc_oid = oid(&v),
+            1 => e.ts = long(&v),
+            2 => e.tid = long(&v),
+            3 => e.op_flags = int(&v),
+            4 => e.file_oid = foid(&v),
+            5 => e.ret = int(&v),
+            6 => e.new_file_oid = opt_foid(&v),
+            _ => {}
+        },
+        Record::NetworkEvent(e) => match slot {
+            0 => e.proc_oid = oid(&v),
+            1 => e.ts = long(&v),
+            2 => e.tid = long(&v),
+            3 => e.op_flags = int(&v),
+            4 => e.sip = int(&v),
+            5 => e.sport = int(&v),
+            6 => e.dip = int(&v),
+            7 => e.dport = int(&v),
+            8 => e.proto = int(&v),
+            9 => e.ret = int(&v),
+            _ => {}
+        },
+        Record::ProcessFlow(f) => match slot {
+            0 => f.proc_oid = oid(&v),
+            1 => f.ts = long(&v),
+            2 => f.num_threads_cloned = long(&v),
+            3 => f.op_flags = int(&v),
+            4 => f.end_ts = long(&v),
+            5 => f.num_threads_exited = long(&v),
+            6 => f.num_clone_errors = long(&v),
+            _ => {}
+        },
+        Record::Pod(p) => match slot {
+            0 => p.ts = long(&v),
+            1 => p.id = string(&v),
+            2 => p.name = string(&v),
+            3 => p.node_name = string(&v),
+            4 => p.host_ip = longs(&v),
+            5 => p.internal_ip = longs(&v),
+            6 => p.namespace = string(&v),
+            7 => p.restart_count = long(&v),
+            8 => p.labels = str_map(&v),
+            9 => p.selectors = str_map(&v),
+            10 => p.services = services(&v),
+            _ => {}
+        },
+        Record::K8sEvent(k) => match slot {
+            0 => k.kind = K8sComponent::from_symbol(sym(&v)).unwrap_or(K8sComponent::Unknown),
+            1 => k.action = K8sAction::from_symbol(sym(&v)).unwrap_or(K8sAction::Unknown),
+            2 => k.ts = long(&v),
+            3 => k.message = string(&v),
+            _ => {}
+        },
     }
 }

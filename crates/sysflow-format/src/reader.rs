@@ -144,6 +144,7 @@ pub struct TraceReader<R> {
     opts: ReaderOptions,
     raw: Vec<u8>,
     block: Vec<u8>,
+    inflater: Option<flate2::Decompress>,
     block_pos: usize,
     block_left: u64,
     block_index: u64,
@@ -208,6 +209,7 @@ impl<R: Read> TraceReader<R> {
             opts,
             raw: Vec::new(),
             block: Vec::new(),
+            inflater: None,
             block_pos: 0,
             block_left: 0,
             block_index: 0,
@@ -308,7 +310,7 @@ impl<R: Read> TraceReader<R> {
             return Ok(true);
         }
         let mut block = std::mem::take(&mut self.block);
-        let res = self.codec.decompress(&self.raw, &mut block, self.opts.max_inflated_bytes);
+        let res = self.codec.decompress_with(&self.raw, &mut block, self.opts.max_inflated_bytes, &mut self.inflater);
         self.block = block;
         self.block_pos = 0;
         res?;

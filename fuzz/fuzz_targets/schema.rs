@@ -1,0 +1,9 @@
+//! Any text given as a writer schema.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = sysflow_format::decode::DatumDecoder::new(text);
+    }
+});
