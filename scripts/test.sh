@@ -27,7 +27,7 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
   step "Installing the reference Python tools (sysflow-tools 0.6.1) for cross-checks"
   if [ ! -x .venv-ref/bin/sysprint ]; then
     python3 -m venv .venv-ref
-    .venv-ref/bin/pip install -q --disable-pip-version-check sysflow-tools==0.6.1 tabulate==0.9.0
+    .venv-ref/bin/pip install -q --disable-pip-version-check sysflow-tools==0.6.1 tabulate==0.9.0 cramjam backports.zstd
   fi
 
   step "Installing cargo-fuzz"
