@@ -24,7 +24,10 @@ pub enum Tool {
 impl Tool {
     /// The tool `argv[0]` names (`sysflow` for anything unknown).
     pub fn from_argv0(argv0: &OsString) -> Tool {
-        let name = Path::new(argv0).file_name().and_then(|n| n.to_str()).unwrap_or("sysflow");
+        let name = Path::new(argv0)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("sysflow");
         match name {
             "sysprint" => Tool::Sysprint,
             _ => Tool::Sysflow,
@@ -92,7 +95,9 @@ pub fn main_as(tool: Tool, args: Vec<OsString>) -> ExitCode {
         Tool::Sysprint => sysflow_print::SysprintArgs::try_parse_from(&args)
             .map_err(exit_clap)
             .and_then(|a| print(&a)),
-        Tool::Sysflow => Cli::try_parse_from(&args).map_err(exit_clap).and_then(|cli| dispatch(cli.command)),
+        Tool::Sysflow => Cli::try_parse_from(&args)
+            .map_err(exit_clap)
+            .and_then(|cli| dispatch(cli.command)),
     };
     match result {
         Ok(code) => code,
@@ -112,7 +117,10 @@ fn exit_clap(e: clap::Error) -> anyhow::Error {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn dispatch(cmd: Command) -> Result<ExitCode> {
@@ -129,17 +137,27 @@ fn print(args: &sysflow_print::SysprintArgs) -> Result<ExitCode> {
 }
 
 fn generate(a: &GenerateArgs) -> Result<ExitCode> {
-    let codec = sysflow_format::Codec::from_name(&a.codec).with_context(|| format!("--codec {}", a.codec))?;
-    let file = std::fs::File::create(&a.file).with_context(|| format!("cannot create {}", a.file.display()))?;
-    let opts = sysflow_format::WriterOptions { codec, ..Default::default() };
+    let codec = sysflow_format::Codec::from_name(&a.codec)
+        .with_context(|| format!("--codec {}", a.codec))?;
+    let file = std::fs::File::create(&a.file)
+        .with_context(|| format!("cannot create {}", a.file.display()))?;
+    let opts = sysflow_format::WriterOptions {
+        codec,
+        ..Default::default()
+    };
     let mut w = sysflow_format::TraceWriter::new(std::io::BufWriter::new(file), opts)
         .with_context(|| format!("cannot write {}", a.file.display()))?;
     let progress = Progress::new("generate", a.records);
-    for (i, r) in sysflow_gen::Generator::new(a.seed).take(a.records as usize).enumerate() {
-        w.write(&r).with_context(|| format!("cannot write {}", a.file.display()))?;
+    for (i, r) in sysflow_gen::Generator::new(a.seed)
+        .take(a.records as usize)
+        .enumerate()
+    {
+        w.write(&r)
+            .with_context(|| format!("cannot write {}", a.file.display()))?;
         progress.tick(i as u64 + 1);
     }
-    w.finish().with_context(|| format!("cannot write {}", a.file.display()))?;
+    w.finish()
+        .with_context(|| format!("cannot write {}", a.file.display()))?;
     progress.done(a.records);
     Ok(ExitCode::SUCCESS)
 }
@@ -191,14 +209,27 @@ fn stats(a: &StatsArgs) -> Result<ExitCode> {
             }
         }
         let secs = start.elapsed().as_secs_f64();
-        let hist: Vec<String> = counts.iter().map(|(k, n)| format!("{}={n}", k.code())).collect();
-        write!(out, "{}: {total} records ({}) in {secs:.3}s, {:.0} records/s", path.display(), hist.join(" "), total as f64 / secs.max(1e-9))?;
+        let hist: Vec<String> = counts
+            .iter()
+            .map(|(k, n)| format!("{}={n}", k.code()))
+            .collect();
+        write!(
+            out,
+            "{}: {total} records ({}) in {secs:.3}s, {:.0} records/s",
+            path.display(),
+            hist.join(" "),
+            total as f64 / secs.max(1e-9)
+        )?;
         if a.flatten {
             write!(out, ", {linked} linked to a process")?;
         }
         writeln!(out)?;
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// A periodic progress line on stderr for long work (every ~2 s, only when stderr is a terminal or
@@ -220,7 +251,8 @@ impl Progress {
             total,
             start: now,
             last: std::cell::Cell::new(now),
-            enabled: std::io::stderr().is_terminal() || std::env::var_os("SYSFLOW_PROGRESS").is_some(),
+            enabled: std::io::stderr().is_terminal()
+                || std::env::var_os("SYSFLOW_PROGRESS").is_some(),
         }
     }
 
@@ -245,6 +277,10 @@ impl Progress {
 
     fn done(&self, n: u64) {
         let secs = self.start.elapsed().as_secs_f64();
-        let _ = writeln!(std::io::stderr(), "{}: {n} records in {secs:.2}s", self.what);
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}: {n} records in {secs:.2}s",
+            self.what
+        );
     }
 }

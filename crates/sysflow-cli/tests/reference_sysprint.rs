@@ -26,13 +26,24 @@ fn reference() -> Option<PathBuf> {
 
 /// One record of every type the reference can read (all but NetworkEvent), linked like a collector's output.
 fn every_type(with_network_event: bool) -> Vec<Record> {
-    let p1 = Oid { create_ts: 1_700_000_000_100_000_000, hpid: 4242 };
-    let p0 = Oid { create_ts: 1_699_999_999_000_000_000, hpid: 1 };
+    let p1 = Oid {
+        create_ts: 1_700_000_000_100_000_000,
+        hpid: 4242,
+    };
+    let p0 = Oid {
+        create_ts: 1_699_999_999_000_000_000,
+        hpid: 1,
+    };
     let cid = "abcdef012345".to_string();
     let f1 = Foid::compute(&cid, "/etc/passwd");
     let f2 = Foid::compute(&cid, "/tmp/new name, \"quoted\"");
     let mut v = vec![
-        Record::Header(Header { version: 5, exporter: "node-1".into(), ip: "10.1.2.3".into(), filename: "/mnt/data/1700000000".into() }),
+        Record::Header(Header {
+            version: 5,
+            exporter: "node-1".into(),
+            ip: "10.1.2.3".into(),
+            filename: "/mnt/data/1700000000".into(),
+        }),
         Record::Pod(Pod {
             ts: 1_700_000_000_000_000_000,
             id: "pod-1".into(),
@@ -48,7 +59,12 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
                 name: "websvc".into(),
                 id: "svc-1".into(),
                 namespace: "default".into(),
-                port_list: vec![Port { port: 80, target_port: 8080, node_port: 30080, proto: "TCP".into() }],
+                port_list: vec![Port {
+                    port: 80,
+                    target_port: 8080,
+                    node_port: 30080,
+                    proto: "TCP".into(),
+                }],
                 cluster_ip: vec![i64::from(ipv4_from_octets([10, 96, 0, 10]) as u32)],
             }],
         }),
@@ -76,7 +92,12 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
             container_id: None,
             entry: true,
             cwd: "/".into(),
-            env: vec!["PATH=/bin".into(), "".into(), "=".into(), "TERM=\u{7f}x é".into()],
+            env: vec![
+                "PATH=/bin".into(),
+                "".into(),
+                "=".into(),
+                "TERM=\u{7f}x é".into(),
+            ],
         }),
         Record::Process(Process {
             state: ObjectState::Modified,
@@ -95,10 +116,38 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
             cwd: "/home/app".into(),
             env: vec![],
         }),
-        Record::File(File { state: ObjectState::Created, oid: f1, ts: 1_700_000_000_200_000_000, restype: 102, path: "/etc/passwd".into(), container_id: Some(cid.clone()) }),
-        Record::File(File { state: ObjectState::Reup, oid: f2, ts: 1_700_000_000_200_000_001, restype: 100, path: "/tmp/new name, \"quoted\"".into(), container_id: Some(cid.clone()) }),
-        Record::ProcessEvent(ProcessEvent { proc_oid: p1, ts: 1_700_000_000_300_000_000, tid: 4242, op_flags: op::EXEC, args: vec!["http://x".into()], ret: 0 }),
-        Record::ProcessEvent(ProcessEvent { proc_oid: p1, ts: 1_700_000_000_300_000_500, tid: 4243, op_flags: op::SETUID, args: vec![], ret: -1 }),
+        Record::File(File {
+            state: ObjectState::Created,
+            oid: f1,
+            ts: 1_700_000_000_200_000_000,
+            restype: 102,
+            path: "/etc/passwd".into(),
+            container_id: Some(cid.clone()),
+        }),
+        Record::File(File {
+            state: ObjectState::Reup,
+            oid: f2,
+            ts: 1_700_000_000_200_000_001,
+            restype: 100,
+            path: "/tmp/new name, \"quoted\"".into(),
+            container_id: Some(cid.clone()),
+        }),
+        Record::ProcessEvent(ProcessEvent {
+            proc_oid: p1,
+            ts: 1_700_000_000_300_000_000,
+            tid: 4242,
+            op_flags: op::EXEC,
+            args: vec!["http://x".into()],
+            ret: 0,
+        }),
+        Record::ProcessEvent(ProcessEvent {
+            proc_oid: p1,
+            ts: 1_700_000_000_300_000_500,
+            tid: 4243,
+            op_flags: op::SETUID,
+            args: vec![],
+            ret: -1,
+        }),
         Record::FileFlow(FileFlow {
             proc_oid: p1,
             ts: 1_700_000_000_400_000_000,
@@ -130,11 +179,47 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
             num_r_recv_bytes: 1500,
             num_w_send_bytes: 77,
         }),
-        Record::FileEvent(FileEvent { proc_oid: p1, ts: 1_700_000_000_700_000_000, tid: 4242, op_flags: op::RENAME, file_oid: f1, ret: 0, new_file_oid: Some(f2) }),
-        Record::FileEvent(FileEvent { proc_oid: p1, ts: 1_700_000_000_700_000_001, tid: 4242, op_flags: op::UNLINK, file_oid: f2, ret: -2, new_file_oid: None }),
-        Record::ProcessFlow(ProcessFlow { proc_oid: p1, ts: 1_700_000_000_800_000_000, num_threads_cloned: 4, op_flags: op::CLONE | op::EXIT, end_ts: 1_700_000_000_900_000_000, num_threads_exited: 3, num_clone_errors: 1 }),
-        Record::K8sEvent(K8sEvent { kind: K8sComponent::Pods, action: K8sAction::Modified, ts: 1_700_000_001_000_000_000, message: "{\"kind\":\"Pod\"}\n\0".into() }),
-        Record::ProcessEvent(ProcessEvent { proc_oid: p1, ts: 1_700_000_001_100_000_000, tid: 4242, op_flags: op::EXIT, args: vec![], ret: 0 }),
+        Record::FileEvent(FileEvent {
+            proc_oid: p1,
+            ts: 1_700_000_000_700_000_000,
+            tid: 4242,
+            op_flags: op::RENAME,
+            file_oid: f1,
+            ret: 0,
+            new_file_oid: Some(f2),
+        }),
+        Record::FileEvent(FileEvent {
+            proc_oid: p1,
+            ts: 1_700_000_000_700_000_001,
+            tid: 4242,
+            op_flags: op::UNLINK,
+            file_oid: f2,
+            ret: -2,
+            new_file_oid: None,
+        }),
+        Record::ProcessFlow(ProcessFlow {
+            proc_oid: p1,
+            ts: 1_700_000_000_800_000_000,
+            num_threads_cloned: 4,
+            op_flags: op::CLONE | op::EXIT,
+            end_ts: 1_700_000_000_900_000_000,
+            num_threads_exited: 3,
+            num_clone_errors: 1,
+        }),
+        Record::K8sEvent(K8sEvent {
+            kind: K8sComponent::Pods,
+            action: K8sAction::Modified,
+            ts: 1_700_000_001_000_000_000,
+            message: "{\"kind\":\"Pod\"}\n\0".into(),
+        }),
+        Record::ProcessEvent(ProcessEvent {
+            proc_oid: p1,
+            ts: 1_700_000_001_100_000_000,
+            tid: 4242,
+            op_flags: op::EXIT,
+            args: vec![],
+            ret: 0,
+        }),
     ];
     if with_network_event {
         v.push(Record::NetworkEvent(NetworkEvent {
@@ -155,7 +240,15 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
 
 fn write(path: &Path, recs: &[Record], codec: Codec) {
     let f = std::fs::File::create(path).unwrap();
-    let mut w = TraceWriter::new(f, WriterOptions { codec, block_bytes: 300, ..Default::default() }).unwrap();
+    let mut w = TraceWriter::new(
+        f,
+        WriterOptions {
+            codec,
+            block_bytes: 300,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     for r in recs {
         w.write(r).unwrap();
     }
@@ -163,8 +256,16 @@ fn write(path: &Path, recs: &[Record], codec: Codec) {
 }
 
 fn run(cmd: &Path, args: &[&str]) -> (String, String, bool) {
-    let out = Command::new(cmd).args(args).env("TZ", "UTC").output().unwrap();
-    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), out.status.success())
+    let out = Command::new(cmd)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.success(),
+    )
 }
 
 fn ours() -> PathBuf {
@@ -181,17 +282,31 @@ fn tmpdir(name: &str) -> PathBuf {
 fn reference_sysprint_reads_our_files_and_prints_what_we_print() {
     let Some(refp) = reference() else { return };
     let dir = tmpdir("all");
-    for codec in [Codec::DeflateDefault, Codec::Null, Codec::Snappy, Codec::Zstandard(3)] {
+    for codec in [
+        Codec::DeflateDefault,
+        Codec::Null,
+        Codec::Snappy,
+        Codec::Zstandard(3),
+    ] {
         let trace = dir.join(format!("every-type.{}.sf", codec.name()));
         write(&trace, &every_type(false), codec);
         let t = trace.to_str().unwrap();
         for mode in ["json", "flatjson"] {
             let (theirs, err, _) = run(&refp, &["-o", mode, t]);
-            assert!(!err.contains("Error while executing"), "reference failed on {t}: {err}");
+            assert!(
+                !err.contains("Error while executing"),
+                "reference failed on {t}: {err}"
+            );
             let (mine, merr, ok) = run(&ours(), &["-o", mode, t]);
             assert!(ok, "our sysprint failed: {merr}");
-            let a: Vec<serde_json::Value> = theirs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-            let b: Vec<serde_json::Value> = mine.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+            let a: Vec<serde_json::Value> = theirs
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            let b: Vec<serde_json::Value> = mine
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
             assert_eq!(a.len(), 9, "reference printed {} rows for {t}", a.len());
             assert_eq!(a, b, "{mode} differs for {t}");
             assert_eq!(theirs, mine, "{mode} text differs for {t}");
@@ -201,7 +316,11 @@ fn reference_sysprint_reads_our_files_and_prints_what_we_print() {
         assert!(!err.contains("Error while executing"), "{err}");
         let (_, merr, ok) = run(&ours(), &["-o", "csv", "-w", c2.to_str().unwrap(), t]);
         assert!(ok, "{merr}");
-        assert_eq!(std::fs::read_to_string(&c1).unwrap(), std::fs::read_to_string(&c2).unwrap(), "csv differs for {t}");
+        assert_eq!(
+            std::fs::read_to_string(&c1).unwrap(),
+            std::fs::read_to_string(&c2).unwrap(),
+            "csv differs for {t}"
+        );
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -219,7 +338,10 @@ fn network_events_crash_the_reference_but_print_here() {
     let (mine, merr, ok) = run(&ours(), &["-o", "json", t]);
     assert!(ok, "{merr}");
     // Everything the reference printed before failing is printed identically, and then the NetworkEvent.
-    assert!(mine.starts_with(&theirs), "our output does not extend the reference's");
+    assert!(
+        mine.starts_with(&theirs),
+        "our output does not extend the reference's"
+    );
     let last: serde_json::Value = serde_json::from_str(mine.lines().last().unwrap()).unwrap();
     assert_eq!(last["type"], "NE");
     std::fs::remove_dir_all(&dir).ok();

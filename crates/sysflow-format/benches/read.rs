@@ -51,7 +51,10 @@ fn bench(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
             if end > data.len() {
                 break;
             }
-            if codec.decompress(&data[pos..end], &mut out, 1 << 30).is_err() {
+            if codec
+                .decompress(&data[pos..end], &mut out, 1 << 30)
+                .is_err()
+            {
                 break;
             }
             recs += count as u64;
@@ -60,7 +63,11 @@ fn bench(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         }
         (recs, bytes)
     });
-    println!("{name} inflate-only {:.0} records/s {:.0} MB/s", recs as f64 / secs, bytes as f64 / secs / 1e6);
+    println!(
+        "{name} inflate-only {:.0} records/s {:.0} MB/s",
+        recs as f64 / secs,
+        bytes as f64 / secs / 1e6
+    );
     let raw_bytes = bytes;
     // 2. Decode to typed records.
     let (secs, recs, _) = best_of(3, || {
@@ -72,7 +79,11 @@ fn bench(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         }
         (n, 0)
     });
-    println!("{name} decode {:.0} records/s {:.0} MB/s", recs as f64 / secs, raw_bytes as f64 / secs / 1e6);
+    println!(
+        "{name} decode {:.0} records/s {:.0} MB/s",
+        recs as f64 / secs,
+        raw_bytes as f64 / secs / 1e6
+    );
     // 3. Flattened reader (records linked to entities).
     let (secs, recs, _) = best_of(3, || {
         let mut n = 0;
@@ -83,7 +94,10 @@ fn bench(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         }
         (n, 0)
     });
-    println!("{name} flatten {:.0} records/s (events and flows)", recs as f64 / secs);
+    println!(
+        "{name} flatten {:.0} records/s (events and flows)",
+        recs as f64 / secs
+    );
     // 4. Reading the file from disk through a buffered reader (page cache), decode only.
     let (secs, recs, _) = best_of(3, || {
         let mut f = std::fs::File::open(path).expect("open");
@@ -91,16 +105,26 @@ fn bench(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         f.read_to_end(&mut buf).expect("read");
         (buf.len() as u64, 0)
     });
-    println!("{name} file-read {:.0} MB/s (page cache)", recs as f64 / secs / 1e6);
+    println!(
+        "{name} file-read {:.0} MB/s (page cache)",
+        recs as f64 / secs / 1e6
+    );
     Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut paths: Vec<PathBuf> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).map(PathBuf::from).collect();
+    let mut paths: Vec<PathBuf> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .map(PathBuf::from)
+        .collect();
     if paths.is_empty() {
         let p = std::env::temp_dir().join("sysflow-bench-5m.sf");
         if !p.exists() {
-            eprintln!("generate the default input first: sysflow generate -n 5000000 -w {}", p.display());
+            eprintln!(
+                "generate the default input first: sysflow generate -n 5000000 -w {}",
+                p.display()
+            );
             return Ok(());
         }
         paths.push(p);

@@ -45,7 +45,12 @@ impl Codec {
     /// Compresses `data` into `out` (cleared first).
     pub fn compress(self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         out.clear();
-        let enc = |e: std::io::Error| Error::new(ErrorKind::Encode(format!("{} compression failed: {e}", self.name())));
+        let enc = |e: std::io::Error| {
+            Error::new(ErrorKind::Encode(format!(
+                "{} compression failed: {e}",
+                self.name()
+            )))
+        };
         match self {
             Codec::Null => out.extend_from_slice(data),
             Codec::Deflate(_) | Codec::DeflateDefault => {
@@ -53,16 +58,19 @@ impl Codec {
                     Codec::Deflate(l) => l.min(9),
                     _ => 6,
                 };
-                let mut e = flate2::write::DeflateEncoder::new(std::mem::take(out), flate2::Compression::new(level));
+                let mut e = flate2::write::DeflateEncoder::new(
+                    std::mem::take(out),
+                    flate2::Compression::new(level),
+                );
                 e.write_all(data).map_err(enc)?;
                 *out = e.finish().map_err(enc)?;
             }
             Codec::Snappy => {
                 let max = snap::raw::max_compress_len(data.len());
                 out.resize(max, 0);
-                let n = snap::raw::Encoder::new()
-                    .compress(data, out)
-                    .map_err(|e| Error::new(ErrorKind::Encode(format!("snappy compression failed: {e}"))))?;
+                let n = snap::raw::Encoder::new().compress(data, out).map_err(|e| {
+                    Error::new(ErrorKind::Encode(format!("snappy compression failed: {e}")))
+                })?;
                 out.truncate(n);
                 out.extend_from_slice(&crc32fast::hash(data).to_be_bytes());
             }
@@ -114,7 +122,9 @@ impl Codec {
                 flate2::Status::Ok | flate2::Status::BufError => {
                     if d.total_in() as usize == data.len() && out.len() < out.capacity() {
                         // All input consumed, output space left, yet no end of stream: the data is cut.
-                        return Err(Error::new(ErrorKind::Decompress("deflate: unexpected end of data".into())));
+                        return Err(Error::new(ErrorKind::Decompress(
+                            "deflate: unexpected end of data".into(),
+                        )));
                     }
                 }
             }
@@ -124,8 +134,13 @@ impl Codec {
     /// Decompresses `data` into `out` (cleared first), refusing to produce more than `limit` bytes.
     pub fn decompress(self, data: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<()> {
         out.clear();
-        let bomb = || Error::new(ErrorKind::Decompress(format!("block inflates beyond the limit of {limit} bytes")));
-        let dec = |e: std::io::Error| Error::new(ErrorKind::Decompress(format!("{}: {e}", self.name())));
+        let bomb = || {
+            Error::new(ErrorKind::Decompress(format!(
+                "block inflates beyond the limit of {limit} bytes"
+            )))
+        };
+        let dec =
+            |e: std::io::Error| Error::new(ErrorKind::Decompress(format!("{}: {e}", self.name())));
         match self {
             Codec::Null => {
                 if data.len() > limit {
@@ -142,7 +157,9 @@ impl Codec {
             }
             Codec::Snappy => {
                 if data.len() < 4 {
-                    return Err(Error::new(ErrorKind::Decompress("snappy block shorter than its CRC".into())));
+                    return Err(Error::new(ErrorKind::Decompress(
+                        "snappy block shorter than its CRC".into(),
+                    )));
                 }
                 let (body, crc) = data.split_at(data.len() - 4);
                 let n = snap::raw::decompress_len(body)
@@ -163,7 +180,9 @@ impl Codec {
                 }
             }
             Codec::Zstandard(_) => {
-                let mut d = zstd::stream::read::Decoder::new(data).map_err(dec)?.take(limit as u64 + 1);
+                let mut d = zstd::stream::read::Decoder::new(data)
+                    .map_err(dec)?
+                    .take(limit as u64 + 1);
                 d.read_to_end(out).map_err(dec)?;
                 if out.len() > limit {
                     return Err(bomb());
@@ -212,8 +231,16 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips() {
-        let data: Vec<u8> = (0..10_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
-        for c in [Codec::Null, Codec::DeflateDefault, Codec::Deflate(1), Codec::Snappy, Codec::Zstandard(3)] {
+        let data: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        for c in [
+            Codec::Null,
+            Codec::DeflateDefault,
+            Codec::Deflate(1),
+            Codec::Snappy,
+            Codec::Zstandard(3),
+        ] {
             let mut z = Vec::new();
             c.compress(&data, &mut z).unwrap();
             let mut back = Vec::new();
@@ -225,7 +252,12 @@ mod tests {
     #[test]
     fn decompression_is_bounded() {
         let data = vec![0u8; 1 << 20];
-        for c in [Codec::DeflateDefault, Codec::Snappy, Codec::Zstandard(3), Codec::Null] {
+        for c in [
+            Codec::DeflateDefault,
+            Codec::Snappy,
+            Codec::Zstandard(3),
+            Codec::Null,
+        ] {
             let mut z = Vec::new();
             c.compress(&data, &mut z).unwrap();
             let mut back = Vec::new();
@@ -237,7 +269,9 @@ mod tests {
     #[test]
     fn snappy_crc_is_checked() {
         let mut z = Vec::new();
-        Codec::Snappy.compress(b"hello hello hello", &mut z).unwrap();
+        Codec::Snappy
+            .compress(b"hello hello hello", &mut z)
+            .unwrap();
         let n = z.len();
         z[n - 1] ^= 1;
         assert!(Codec::Snappy.decompress(&z, &mut Vec::new(), 100).is_err());

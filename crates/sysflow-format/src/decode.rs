@@ -123,13 +123,16 @@ impl<'a> Cursor<'a> {
         }
         let n = if n < 0 {
             let _size = self.long()?;
-            n.checked_neg().ok_or_else(|| Error::decode("bad block count"))?
+            n.checked_neg()
+                .ok_or_else(|| Error::decode("bad block count"))?
         } else {
             n
         };
         // Every item takes at least one byte, except nulls; bound the count anyway.
         if n as u64 > MAX_ITEMS as u64 {
-            return Err(Error::decode(format!("collection block of {n} items exceeds the limit")));
+            return Err(Error::decode(format!(
+                "collection block of {n} items exceeds the limit"
+            )));
         }
         Ok(Some(n as usize))
     }
@@ -141,7 +144,8 @@ pub(crate) enum Value<'a> {
     Null,
     Bool(bool),
     Long(i64),
-    #[allow(dead_code)] // floats and doubles occur in no SysFlow schema; decoded only to be skipped.
+    #[allow(dead_code)]
+    // floats and doubles occur in no SysFlow schema; decoded only to be skipped.
     Double(f64),
     Bytes(&'a [u8]),
     Str(&'a str),
@@ -198,18 +202,25 @@ impl Dec {
                 }
             }
             Node::Map(v) => Dec::Map(Box::new(Dec::compile(s, *v, depth + 1)?)),
-            Node::Union(b) => {
-                Dec::Union(b.iter().map(|&x| Dec::compile(s, x, depth + 1)).collect::<Result<_>>()?)
-            }
+            Node::Union(b) => Dec::Union(
+                b.iter()
+                    .map(|&x| Dec::compile(s, x, depth + 1))
+                    .collect::<Result<_>>()?,
+            ),
             Node::Record { fields, .. } => {
                 let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
                 let is_long = |i: usize| matches!(s.node(fields[i].1), Node::Long | Node::Int);
                 if names == ["createTS", "hpid"] && is_long(0) && is_long(1) {
                     Dec::Oid { create_first: true }
                 } else if names == ["hpid", "createTS"] && is_long(0) && is_long(1) {
-                    Dec::Oid { create_first: false }
+                    Dec::Oid {
+                        create_first: false,
+                    }
                 } else {
-                    let decs = fields.iter().map(|(_, t)| Dec::compile(s, *t, depth + 1)).collect::<Result<_>>()?;
+                    let decs = fields
+                        .iter()
+                        .map(|(_, t)| Dec::compile(s, *t, depth + 1))
+                        .collect::<Result<_>>()?;
                     Dec::Record(fields.iter().map(|(n, _)| n.clone()).collect(), decs)
                 }
             }
@@ -240,12 +251,24 @@ impl Dec {
                 let s = usize::try_from(i)
                     .ok()
                     .and_then(|i| syms.get(i))
-                    .ok_or_else(|| Error::decode(format!("enum ordinal {i} out of range (0..{})", syms.len())))?;
+                    .ok_or_else(|| {
+                        Error::decode(format!("enum ordinal {i} out of range (0..{})", syms.len()))
+                    })?;
                 Value::Enum(s)
             }
             Dec::Oid { create_first } => {
                 let (a, b) = (c.long()?, c.long()?);
-                Value::Oid(if *create_first { Oid { create_ts: a, hpid: b } } else { Oid { create_ts: b, hpid: a } })
+                Value::Oid(if *create_first {
+                    Oid {
+                        create_ts: a,
+                        hpid: b,
+                    }
+                } else {
+                    Oid {
+                        create_ts: b,
+                        hpid: a,
+                    }
+                })
             }
             Dec::Strings => {
                 let mut v = Vec::new();
@@ -286,7 +309,12 @@ impl Dec {
                 let d = usize::try_from(i)
                     .ok()
                     .and_then(|i| branches.get(i))
-                    .ok_or_else(|| Error::decode(format!("union index {i} out of range (0..{})", branches.len())))?;
+                    .ok_or_else(|| {
+                        Error::decode(format!(
+                            "union index {i} out of range (0..{})",
+                            branches.len()
+                        ))
+                    })?;
                 d.decode(c, depth + 1)?
             }
             Dec::Record(names, decs) => {
@@ -326,7 +354,12 @@ enum Want {
 fn target_fields(kind: RecordKind) -> &'static [(&'static str, Want)] {
     use Want::*;
     match kind {
-        RecordKind::Header => &[("version", Long), ("exporter", Str), ("ip", Str), ("filename", Str)],
+        RecordKind::Header => &[
+            ("version", Long),
+            ("exporter", Str),
+            ("ip", Str),
+            ("filename", Str),
+        ],
         RecordKind::Container => &[
             ("id", Str),
             ("name", Str),
@@ -445,7 +478,12 @@ fn target_fields(kind: RecordKind) -> &'static [(&'static str, Want)] {
             ("selectors", StrMap),
             ("services", Services),
         ],
-        RecordKind::K8sEvent => &[("kind", Enum), ("action", Enum), ("ts", Long), ("message", Str)],
+        RecordKind::K8sEvent => &[
+            ("kind", Enum),
+            ("action", Enum),
+            ("ts", Long),
+            ("message", Str),
+        ],
     }
 }
 
@@ -462,7 +500,8 @@ fn accepts(s: &Schema, id: NodeId, want: Want) -> bool {
     let node = s.node(id);
     let nullable_of = |inner: &dyn Fn(&Node) -> bool| match node {
         Node::Union(b) => {
-            b.iter().all(|&x| matches!(s.node(x), Node::Null) || inner(s.node(x)))
+            b.iter()
+                .all(|&x| matches!(s.node(x), Node::Null) || inner(s.node(x)))
                 && b.iter().any(|&x| inner(s.node(x)))
         }
         n => inner(n),
@@ -484,9 +523,13 @@ fn accepts(s: &Schema, id: NodeId, want: Want) -> bool {
         Want::OptFoid => nullable_of(&is_foid),
         Want::Enum => matches!(node, Node::Enum { .. }),
         Want::Strings => matches!(node, Node::Array(i) if matches!(s.node(*i), Node::String)),
-        Want::Longs => matches!(node, Node::Array(i) if matches!(s.node(*i), Node::Long | Node::Int)),
+        Want::Longs => {
+            matches!(node, Node::Array(i) if matches!(s.node(*i), Node::Long | Node::Int))
+        }
         Want::StrMap => matches!(node, Node::Map(i) if matches!(s.node(*i), Node::String)),
-        Want::Services => matches!(node, Node::Array(i) if matches!(s.node(*i), Node::Record { .. })),
+        Want::Services => {
+            matches!(node, Node::Array(i) if matches!(s.node(*i), Node::Record { .. }))
+        }
     }
 }
 
@@ -494,7 +537,10 @@ fn accepts(s: &Schema, id: NodeId, want: Want) -> bool {
 #[derive(Debug, Clone)]
 enum Branch {
     /// A SysFlow record: decode each writer field, put it in its target slot (or drop it).
-    Record { kind: RecordKind, steps: Vec<(Option<u8>, Dec)> },
+    Record {
+        kind: RecordKind,
+        steps: Vec<(Option<u8>, Dec)>,
+    },
     /// A branch that is not a SysFlow record (or an unknown one): decoded and dropped.
     Skip(Dec),
 }
@@ -504,12 +550,6 @@ enum Branch {
 pub struct DatumDecoder {
     branches: Vec<Branch>,
     layout: Layout,
-}
-
-/// The outcome of decoding one datum.
-pub(crate) enum Decoded {
-    Record(Record),
-    Skipped,
 }
 
 impl DatumDecoder {
@@ -524,7 +564,11 @@ impl DatumDecoder {
         let union = match s.node(root) {
             Node::Record { fields, .. } if fields.len() == 1 => fields[0].1,
             Node::Union(_) => root,
-            _ => return Err(Error::schema("top-level schema is not a SysFlow record with one union field")),
+            _ => {
+                return Err(Error::schema(
+                    "top-level schema is not a SysFlow record with one union field",
+                ))
+            }
         };
         let Node::Union(branch_ids) = s.node(union) else {
             return Err(Error::schema("the SysFlow record's field is not a union"));
@@ -540,7 +584,9 @@ impl DatumDecoder {
             let has = |f: &str| fields.iter().any(|(n, _)| n == f);
             let kind = match RecordKind::from_full_name(name) {
                 // Prototype layouts (Sp1/Sp2) call a process *event* "ProcessFlow": it has args/ret, no endTs.
-                Some(RecordKind::ProcessFlow) if !has("endTs") && has("args") => RecordKind::ProcessEvent,
+                Some(RecordKind::ProcessFlow) if !has("endTs") && has("args") => {
+                    RecordKind::ProcessEvent
+                }
                 Some(k) => k,
                 None => {
                     branches.push(Branch::Skip(Dec::compile(s, b, 0)?));
@@ -600,17 +646,22 @@ impl DatumDecoder {
         self.layout
     }
 
-    /// Decodes one datum at the cursor.
-    pub(crate) fn decode<'a>(&'a self, c: &mut Cursor<'a>) -> Result<Decoded> {
+    /// Decodes one datum at the cursor: `None` for a branch that is not a SysFlow record.
+    pub(crate) fn decode<'a>(&'a self, c: &mut Cursor<'a>) -> Result<Option<Record>> {
         let i = c.long()?;
         let branch = usize::try_from(i)
             .ok()
             .and_then(|i| self.branches.get(i))
-            .ok_or_else(|| Error::decode(format!("union index {i} out of range (0..{})", self.branches.len())))?;
+            .ok_or_else(|| {
+                Error::decode(format!(
+                    "union index {i} out of range (0..{})",
+                    self.branches.len()
+                ))
+            })?;
         match branch {
             Branch::Skip(d) => {
                 d.decode(c, 0)?;
-                Ok(Decoded::Skipped)
+                Ok(None)
             }
             Branch::Record { kind, steps } => {
                 let mut rec = empty(*kind);
@@ -630,7 +681,7 @@ impl DatumDecoder {
                         }
                     }
                 }
-                Ok(Decoded::Record(rec))
+                Ok(Some(rec))
             }
         }
     }
@@ -641,12 +692,12 @@ impl DatumDecoder {
         let mut c = Cursor::new(bytes);
         let r = self.decode(&mut c)?;
         if c.remaining() != 0 {
-            return Err(Error::decode(format!("{} trailing bytes after the datum", c.remaining())));
+            return Err(Error::decode(format!(
+                "{} trailing bytes after the datum",
+                c.remaining()
+            )));
         }
-        Ok(match r {
-            Decoded::Record(r) => Some(r),
-            Decoded::Skipped => None,
-        })
+        Ok(r)
     }
 }
 
@@ -726,7 +777,10 @@ fn longs(v: &Value<'_>) -> Vec<i64> {
 
 fn str_map(v: &Value<'_>) -> Vec<(String, String)> {
     match v {
-        Value::Map(m) => m.iter().map(|(k, v)| ((*k).to_string(), string(v))).collect(),
+        Value::Map(m) => m
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), string(v)))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -736,7 +790,9 @@ fn field<'v, 'a>(names: &[String], vals: &'v [Value<'a>], name: &str) -> Option<
 }
 
 fn services(v: &Value<'_>) -> Vec<Service> {
-    let Value::Array(items) = v else { return Vec::new() };
+    let Value::Array(items) = v else {
+        return Vec::new();
+    };
     items
         .iter()
         .filter_map(|s| match s {

@@ -250,7 +250,10 @@ pub fn schema_v5_json() -> &'static str {
 
 fn enum_json(name: &str, ns: &str, symbols: &[&str]) -> String {
     let syms: Vec<String> = symbols.iter().map(|s| format!("\"{s}\"")).collect();
-    format!(r#"{{"type":"enum","name":"{name}","namespace":"{ns}","symbols":[{}]}}"#, syms.join(","))
+    format!(
+        r#"{{"type":"enum","name":"{name}","namespace":"{ns}","symbols":[{}]}}"#,
+        syms.join(",")
+    )
 }
 
 /// Builds the v5 schema text from the record layouts and enum symbols.
@@ -263,7 +266,10 @@ pub(crate) fn build_schema_v5() -> String {
     let foid = r#"{"type":"fixed","name":"FOID","namespace":"sysflow.type","size":20}"#;
     let f = |n: &str, t: &str| format!(r#"{{"name":"{n}","type":{t}}}"#);
     let rec = |name: &str, ns: &str, fields: Vec<String>| {
-        format!(r#"{{"type":"record","name":"{name}","namespace":"{ns}","fields":[{}]}}"#, fields.join(","))
+        format!(
+            r#"{{"type":"record","name":"{name}","namespace":"{ns}","fields":[{}]}}"#,
+            fields.join(",")
+        )
     };
     let s = r#""string""#;
     let l = r#""long""#;
@@ -341,7 +347,12 @@ pub(crate) fn build_schema_v5() -> String {
         ],
     );
     let flow_counts = || {
-        vec![f("numRRecvOps", l), f("numWSendOps", l), f("numRRecvBytes", l), f("numWSendBytes", l)]
+        vec![
+            f("numRRecvOps", l),
+            f("numWSendOps", l),
+            f("numRRecvBytes", l),
+            f("numWSendBytes", l),
+        ]
     };
     let mut nf_fields = vec![
         f("procOID", o),
@@ -415,7 +426,12 @@ pub(crate) fn build_schema_v5() -> String {
     let port = rec(
         "Port",
         "sysflow.entity",
-        vec![f("port", i), f("targetPort", i), f("nodePort", i), f("proto", s)],
+        vec![
+            f("port", i),
+            f("targetPort", i),
+            f("nodePort", i),
+            f("proto", s),
+        ],
     );
     let service = rec(
         "Service",
@@ -425,7 +441,10 @@ pub(crate) fn build_schema_v5() -> String {
             f("id", s),
             f("namespace", s),
             f("portList", &format!(r#"{{"type":"array","items":{port}}}"#)),
-            f("clusterIP", r#"{"type":"array","items":"long","logicalType":"ipaddr"}"#),
+            f(
+                "clusterIP",
+                r#"{"type":"array","items":"long","logicalType":"ipaddr"}"#,
+            ),
         ],
     );
     let pod = rec(
@@ -436,19 +455,33 @@ pub(crate) fn build_schema_v5() -> String {
             f("id", s),
             f("name", s),
             f("nodeName", s),
-            f("hostIP", r#"{"type":"array","items":"long","logicalType":"ipaddr"}"#),
-            f("internalIP", r#"{"type":"array","items":"long","logicalType":"ipaddr"}"#),
+            f(
+                "hostIP",
+                r#"{"type":"array","items":"long","logicalType":"ipaddr"}"#,
+            ),
+            f(
+                "internalIP",
+                r#"{"type":"array","items":"long","logicalType":"ipaddr"}"#,
+            ),
             f("namespace", s),
             f("restartCount", l),
             f("labels", r#"{"type":"map","values":"string"}"#),
             f("selectors", r#"{"type":"map","values":"string"}"#),
-            f("services", &format!(r#"{{"type":"array","items":{service}}}"#)),
+            f(
+                "services",
+                &format!(r#"{{"type":"array","items":{service}}}"#),
+            ),
         ],
     );
     let ke = rec(
         "K8sEvent",
         "sysflow.event",
-        vec![f("kind", &kcomp), f("action", &kact), f("ts", l), f("message", s)],
+        vec![
+            f("kind", &kcomp),
+            f("action", &kact),
+            f("ts", l),
+            f("message", s),
+        ],
     );
     format!(
         r#"{{"type":"record","name":"SysFlow","namespace":"sysflow","fields":[{{"name":"rec","type":[{}]}}]}}"#,

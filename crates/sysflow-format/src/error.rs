@@ -52,7 +52,13 @@ pub struct Error {
 impl Error {
     /// A new error of the given kind, with no location yet.
     pub fn new(kind: ErrorKind) -> Self {
-        Error { kind: Box::new(kind), path: None, offset: None, block: None, record: None }
+        Error {
+            kind: Box::new(kind),
+            path: None,
+            offset: None,
+            block: None,
+            record: None,
+        }
     }
 
     pub(crate) fn decode(msg: impl Into<String>) -> Self {
@@ -131,10 +137,15 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Io(e) => write!(f, "I/O error: {e}"),
             ErrorKind::BadMagic => f.write_str("not an Avro object container file (bad magic)"),
             ErrorKind::BadMetadata(m) => write!(f, "bad container metadata: {m}"),
-            ErrorKind::UnsupportedCodec(c) => write!(f, "unsupported codec {c:?} (supported: null, deflate, snappy, zstandard)"),
+            ErrorKind::UnsupportedCodec(c) => write!(
+                f,
+                "unsupported codec {c:?} (supported: null, deflate, snappy, zstandard)"
+            ),
             ErrorKind::Schema(m) => write!(f, "bad writer schema: {m}"),
             ErrorKind::Truncated { what } => write!(f, "truncated data: file ends inside {what}"),
-            ErrorKind::BadSyncMarker => f.write_str("block is not followed by the file's sync marker (corrupt data)"),
+            ErrorKind::BadSyncMarker => {
+                f.write_str("block is not followed by the file's sync marker (corrupt data)")
+            }
             ErrorKind::BadBlock(m) => write!(f, "bad block: {m}"),
             ErrorKind::Decompress(m) => write!(f, "cannot decompress block: {m}"),
             ErrorKind::Decode(m) => write!(f, "cannot decode record: {m}"),

@@ -95,7 +95,12 @@ pub fn op_flags_str(flags: i32) -> String {
     if !s.is_empty() {
         return s;
     }
-    for (bit, name) in [(CLONE, "CLONE"), (EXEC, "EXEC"), (EXIT, "EXIT"), (SETUID, "SETUID")] {
+    for (bit, name) in [
+        (CLONE, "CLONE"),
+        (EXEC, "EXEC"),
+        (EXIT, "EXIT"),
+        (SETUID, "SETUID"),
+    ] {
         if flags & bit != 0 {
             s.push_str(name);
         }
@@ -358,9 +363,18 @@ mod tests {
 
     #[test]
     fn iso8601_matches_python() {
-        assert_eq!(time::iso8601_py(1554914834717699659), "2019-04-10T16:47:14.717700");
-        assert_eq!(time::iso8601_py(1700000000123457789), "2023-11-14T22:13:20.123458");
-        assert_eq!(time::iso8601_py(1_000_000_000_000_000_000), "2001-09-09T01:46:40");
+        assert_eq!(
+            time::iso8601_py(1554914834717699659),
+            "2019-04-10T16:47:14.717700"
+        );
+        assert_eq!(
+            time::iso8601_py(1700000000123457789),
+            "2023-11-14T22:13:20.123458"
+        );
+        assert_eq!(
+            time::iso8601_py(1_000_000_000_000_000_000),
+            "2001-09-09T01:46:40"
+        );
         assert_eq!(time::iso8601_py(0), "1970-01-01T00:00:00");
     }
 }

@@ -102,7 +102,10 @@ impl Flattener {
     /// A flattener that also returns entity records (header, container, process, file, pod), linked like the
     /// reference does with `retEntities=True`.
     pub fn with_entities() -> Self {
-        Flattener { with_entities: true, ..Self::default() }
+        Flattener {
+            with_entities: true,
+            ..Self::default()
+        }
     }
 
     /// Clears every cache (done automatically on each header).
@@ -116,7 +119,12 @@ impl Flattener {
 
     /// Number of cached processes, files, containers and pods.
     pub fn cache_sizes(&self) -> (usize, usize, usize, usize) {
-        (self.processes.len(), self.files.len(), self.containers.len(), self.pods.len())
+        (
+            self.processes.len(),
+            self.files.len(),
+            self.containers.len(),
+            self.pods.len(),
+        )
     }
 
     /// Looks a cached process up.
@@ -125,15 +133,27 @@ impl Flattener {
     }
 
     fn link_process(&self, oid: &Oid, out: &mut FlatRecord) {
-        let Some(proc) = self.processes.get(oid) else { return };
-        out.parent = proc.poid.as_ref().and_then(|p| self.processes.get(p)).cloned();
+        let Some(proc) = self.processes.get(oid) else {
+            return;
+        };
+        out.parent = proc
+            .poid
+            .as_ref()
+            .and_then(|p| self.processes.get(p))
+            .cloned();
         self.link_container(proc.container_id.as_deref(), out);
         out.process = Some(proc.clone());
     }
 
     fn link_container(&self, id: Option<&str>, out: &mut FlatRecord) {
-        let Some(cont) = id.and_then(|id| self.containers.get(id)) else { return };
-        out.pod = cont.pod_id.as_deref().and_then(|p| self.pods.get(p)).cloned();
+        let Some(cont) = id.and_then(|id| self.containers.get(id)) else {
+            return;
+        };
+        out.pod = cont
+            .pod_id
+            .as_deref()
+            .and_then(|p| self.pods.get(p))
+            .cloned();
         out.container = Some(cont.clone());
     }
 
@@ -159,7 +179,8 @@ impl Flattener {
                 self.reset();
                 let h = Arc::new(h);
                 self.header = Some(h.clone());
-                self.with_entities.then(|| self.empty(Record::Header((*h).clone()), layout))
+                self.with_entities
+                    .then(|| self.empty(Record::Header((*h).clone()), layout))
             }
             Record::Container(c) => {
                 let c = Arc::new(c);

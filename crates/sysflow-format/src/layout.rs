@@ -54,7 +54,9 @@ pub struct Layout {
 
 impl Layout {
     /// The layout of schema v5: every optional field is present.
-    pub const V5: Layout = Layout { bits: (1 << OptionalField::ALL.len()) - 1 };
+    pub const V5: Layout = Layout {
+        bits: (1 << OptionalField::ALL.len()) - 1,
+    };
     /// No optional field present.
     pub const EMPTY: Layout = Layout { bits: 0 };
 

@@ -11,7 +11,7 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::codec::Codec;
-use crate::decode::{Cursor, DatumDecoder, Decoded};
+use crate::decode::{Cursor, DatumDecoder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::Layout;
 use crate::records::Record;
@@ -32,7 +32,11 @@ pub struct ReaderOptions {
 
 impl Default for ReaderOptions {
     fn default() -> Self {
-        ReaderOptions { max_block_bytes: 64 << 20, max_inflated_bytes: 256 << 20, max_metadata_bytes: 16 << 20 }
+        ReaderOptions {
+            max_block_bytes: 64 << 20,
+            max_inflated_bytes: 256 << 20,
+            max_metadata_bytes: 16 << 20,
+        }
     }
 }
 
@@ -95,7 +99,11 @@ impl<R: Read> Counting<R> {
         let mut first = true;
         loop {
             let Some(b) = self.byte()? else {
-                return if first { Ok(None) } else { Err(Error::truncated(what)) };
+                return if first {
+                    Ok(None)
+                } else {
+                    Err(Error::truncated(what))
+                };
             };
             first = false;
             v |= u64::from(b & 0x7f) << shift;
@@ -104,7 +112,9 @@ impl<R: Read> Counting<R> {
             }
             shift += 7;
             if shift > 63 {
-                return Err(Error::new(ErrorKind::BadBlock(format!("varint in {what} longer than 10 bytes"))));
+                return Err(Error::new(ErrorKind::BadBlock(format!(
+                    "varint in {what} longer than 10 bytes"
+                ))));
             }
         }
     }
@@ -167,7 +177,8 @@ impl TraceReader<BufReader<fs::File>> {
     pub fn open_with(path: impl AsRef<Path>, opts: ReaderOptions) -> Result<Self> {
         let path = path.as_ref();
         let f = fs::File::open(path).map_err(|e| Error::new(ErrorKind::Io(e)).with_path(path))?;
-        let mut r = TraceReader::with_options(BufReader::with_capacity(256 << 10, f), opts).map_err(|e| e.with_path(path))?;
+        let mut r = TraceReader::with_options(BufReader::with_capacity(256 << 10, f), opts)
+            .map_err(|e| e.with_path(path))?;
         r.path = Some(path.to_path_buf());
         Ok(r)
     }
@@ -183,18 +194,26 @@ impl<R: Read> TraceReader<R> {
     pub fn with_options(inner: R, opts: ReaderOptions) -> Result<Self> {
         let mut src = Counting { inner, pos: 0 };
         let mut magic = [0u8; 4];
-        let n = src.fill(&mut magic).map_err(|e| Error::from(e).at_offset(0))?;
+        let n = src
+            .fill(&mut magic)
+            .map_err(|e| Error::from(e).at_offset(0))?;
         if n < 4 {
-            return Err(if n == 0 { Error::truncated("the container header") } else { Error::new(ErrorKind::BadMagic) }
-                .at_offset(0));
+            return Err(if n == 0 {
+                Error::truncated("the container header")
+            } else {
+                Error::new(ErrorKind::BadMagic)
+            }
+            .at_offset(0));
         }
         if magic != MAGIC {
             return Err(Error::new(ErrorKind::BadMagic).at_offset(0));
         }
-        let (schema_json, codec_name) = read_metadata(&mut src, opts.max_metadata_bytes).map_err(|e| e.at_offset(4))?;
+        let (schema_json, codec_name) =
+            read_metadata(&mut src, opts.max_metadata_bytes).map_err(|e| e.at_offset(4))?;
         let mut sync = [0u8; 16];
         let off = src.pos;
-        src.exact(&mut sync, "the container header").map_err(|e| e.at_offset(off))?;
+        src.exact(&mut sync, "the container header")
+            .map_err(|e| e.at_offset(off))?;
         let codec = Codec::from_name(&codec_name).map_err(|e| e.at_offset(4))?;
         let decoder = DatumDecoder::new(&schema_json).map_err(|e| e.at_offset(4))?;
         let block_offset = src.pos;
@@ -244,7 +263,10 @@ impl<R: Read> TraceReader<R> {
 
     /// What the reader has seen so far.
     pub fn stats(&self) -> ReaderStats {
-        ReaderStats { bytes: self.src.pos, ..self.stats }
+        ReaderStats {
+            bytes: self.src.pos,
+            ..self.stats
+        }
     }
 
     fn locate(&self, e: Error) -> Error {
@@ -268,10 +290,14 @@ impl<R: Read> TraceReader<R> {
             self.block_index += 1;
         }
         self.block_offset = self.src.pos;
-        let Some(count) = self.src.varint("a block header")? else { return Ok(false) };
+        let Some(count) = self.src.varint("a block header")? else {
+            return Ok(false);
+        };
         let size = self.src.need_varint("a block header")?;
         if count < 0 || size < 0 {
-            return Err(Error::new(ErrorKind::BadBlock(format!("negative record count {count} or size {size}"))));
+            return Err(Error::new(ErrorKind::BadBlock(format!(
+                "negative record count {count} or size {size}"
+            ))));
         }
         if size as u64 > self.opts.max_block_bytes as u64 {
             return Err(Error::new(ErrorKind::BadBlock(format!(
@@ -281,13 +307,19 @@ impl<R: Read> TraceReader<R> {
         }
         // Every record takes at least one byte (its union index) once decompressed.
         if count as u64 > self.opts.max_inflated_bytes as u64 {
-            return Err(Error::new(ErrorKind::BadBlock(format!("impossible record count {count}"))));
+            return Err(Error::new(ErrorKind::BadBlock(format!(
+                "impossible record count {count}"
+            ))));
         }
         self.stats.blocks += 1;
         self.raw.resize(size as usize, 0);
         let got = self.src.fill(&mut self.raw)?;
         let mut sync = [0u8; 16];
-        let sync_got = if got == self.raw.len() { self.src.fill(&mut sync)? } else { 0 };
+        let sync_got = if got == self.raw.len() {
+            self.src.fill(&mut sync)?
+        } else {
+            0
+        };
         if got < self.raw.len() || sync_got < 16 {
             // Cut short: recover what the available bytes hold, then report the truncation.
             let avail = got.min(self.raw.len());
@@ -295,22 +327,39 @@ impl<R: Read> TraceReader<R> {
             let mut block = std::mem::take(&mut self.block);
             if got == raw.len() {
                 // Only the sync marker is cut: the block itself is whole.
-                if self.codec.decompress(&raw, &mut block, self.opts.max_inflated_bytes).is_err() {
+                if self
+                    .codec
+                    .decompress(&raw, &mut block, self.opts.max_inflated_bytes)
+                    .is_err()
+                {
                     block.clear();
                 }
             } else {
-                self.codec.decompress_prefix(&raw[..avail], &mut block, self.opts.max_inflated_bytes);
+                self.codec.decompress_prefix(
+                    &raw[..avail],
+                    &mut block,
+                    self.opts.max_inflated_bytes,
+                );
             }
             self.raw = raw;
             self.block = block;
             self.block_pos = 0;
             self.block_left = count as u64;
-            self.pending = Some(Error::truncated(if got < self.raw.len() { "a block" } else { "a sync marker" }));
+            self.pending = Some(Error::truncated(if got < self.raw.len() {
+                "a block"
+            } else {
+                "a sync marker"
+            }));
             self.pending_is_final = true;
             return Ok(true);
         }
         let mut block = std::mem::take(&mut self.block);
-        let res = self.codec.decompress_with(&self.raw, &mut block, self.opts.max_inflated_bytes, &mut self.inflater);
+        let res = self.codec.decompress_with(
+            &self.raw,
+            &mut block,
+            self.opts.max_inflated_bytes,
+            &mut self.inflater,
+        );
         self.block = block;
         self.block_pos = 0;
         res?;
@@ -328,7 +377,9 @@ impl<R: Read> TraceReader<R> {
         let mut window = [0u8; 16];
         let mut filled = 0usize;
         loop {
-            let Some(b) = self.src.byte()? else { return Ok(false) };
+            let Some(b) = self.src.byte()? else {
+                return Ok(false);
+            };
             if filled < 16 {
                 window[filled] = b;
                 filled += 1;
@@ -361,13 +412,13 @@ impl<R: Read> TraceReader<R> {
             let r = self.decoder.decode(&mut c);
             let used = c.pos();
             match r {
-                Ok(Decoded::Record(rec)) => {
+                Ok(Some(rec)) => {
                     self.block_pos += used;
                     self.block_left -= 1;
                     self.stats.records += 1;
                     return Some(Ok(rec));
                 }
-                Ok(Decoded::Skipped) => {
+                Ok(None) => {
                     self.block_pos += used;
                     self.block_left -= 1;
                     self.stats.skipped += 1;
@@ -403,7 +454,8 @@ fn read_metadata<R: Read>(src: &mut Counting<R>, max: usize) -> Result<(String, 
         }
         let n = if n < 0 {
             src.need_varint("the container metadata")?;
-            n.checked_neg().ok_or_else(|| Error::new(ErrorKind::BadMetadata("bad map block".into())))?
+            n.checked_neg()
+                .ok_or_else(|| Error::new(ErrorKind::BadMetadata("bad map block".into())))?
         } else {
             n
         };
@@ -412,29 +464,30 @@ fn read_metadata<R: Read>(src: &mut Counting<R>, max: usize) -> Result<(String, 
             let val = read_bytes(src, max, &mut total)?;
             match key.as_slice() {
                 b"avro.schema" => {
-                    schema = Some(
-                        String::from_utf8(val)
-                            .map_err(|_| Error::new(ErrorKind::BadMetadata("schema is not UTF-8".into())))?,
-                    )
+                    schema = Some(String::from_utf8(val).map_err(|_| {
+                        Error::new(ErrorKind::BadMetadata("schema is not UTF-8".into()))
+                    })?)
                 }
                 b"avro.codec" => {
-                    codec = Some(
-                        String::from_utf8(val)
-                            .map_err(|_| Error::new(ErrorKind::BadMetadata("codec is not UTF-8".into())))?,
-                    )
+                    codec = Some(String::from_utf8(val).map_err(|_| {
+                        Error::new(ErrorKind::BadMetadata("codec is not UTF-8".into()))
+                    })?)
                 }
                 _ => {}
             }
         }
     }
-    let schema = schema.ok_or_else(|| Error::new(ErrorKind::BadMetadata("no avro.schema entry".into())))?;
+    let schema =
+        schema.ok_or_else(|| Error::new(ErrorKind::BadMetadata("no avro.schema entry".into())))?;
     Ok((schema, codec.unwrap_or_else(|| "null".to_string())))
 }
 
 fn read_bytes<R: Read>(src: &mut Counting<R>, max: usize, total: &mut usize) -> Result<Vec<u8>> {
     let n = src.need_varint("the container metadata")?;
     if n < 0 || n as u64 > (max - (*total).min(max)) as u64 {
-        return Err(Error::new(ErrorKind::BadMetadata(format!("metadata entry of {n} bytes is impossible or too large"))));
+        return Err(Error::new(ErrorKind::BadMetadata(format!(
+            "metadata entry of {n} bytes is impossible or too large"
+        ))));
     }
     *total += n as usize;
     let mut v = vec![0u8; n as usize];
@@ -497,19 +550,28 @@ pub struct FlatReader<R> {
 impl FlatReader<BufReader<fs::File>> {
     /// Opens a trace file, returning only events and flows.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Ok(FlatReader { inner: TraceReader::open(path)?, flattener: crate::flatten::Flattener::new() })
+        Ok(FlatReader {
+            inner: TraceReader::open(path)?,
+            flattener: crate::flatten::Flattener::new(),
+        })
     }
 }
 
 impl<R: Read> FlatReader<R> {
     /// Wraps a trace reader, returning only events and flows.
     pub fn new(inner: TraceReader<R>) -> Self {
-        FlatReader { inner, flattener: crate::flatten::Flattener::new() }
+        FlatReader {
+            inner,
+            flattener: crate::flatten::Flattener::new(),
+        }
     }
 
     /// Wraps a trace reader, returning entities too.
     pub fn with_entities(inner: TraceReader<R>) -> Self {
-        FlatReader { inner, flattener: crate::flatten::Flattener::with_entities() }
+        FlatReader {
+            inner,
+            flattener: crate::flatten::Flattener::with_entities(),
+        }
     }
 
     /// The underlying trace reader.

@@ -549,7 +549,10 @@ impl RecordKind {
 
     /// Looks a kind up by Avro full name.
     pub fn from_full_name(name: &str) -> Option<RecordKind> {
-        RecordKind::ALL.iter().copied().find(|k| k.full_name() == name)
+        RecordKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.full_name() == name)
     }
 
     /// The short type code the reference Python tools print (`"H"`, `"C"`, `"P"`, `"F"`, `"PE"`, `"NF"`, `"FF"`,
@@ -575,7 +578,11 @@ impl RecordKind {
     pub fn is_entity(self) -> bool {
         matches!(
             self,
-            RecordKind::Header | RecordKind::Container | RecordKind::Process | RecordKind::File | RecordKind::Pod
+            RecordKind::Header
+                | RecordKind::Container
+                | RecordKind::Process
+                | RecordKind::File
+                | RecordKind::Pod
         )
     }
 }

@@ -70,10 +70,17 @@ const MAX_DEPTH: usize = 64;
 impl Schema {
     /// Parses a schema from its JSON text.
     pub fn parse(text: &str) -> Result<Schema> {
-        let json: Json = serde_json::from_str(text).map_err(|e| Error::schema(format!("invalid JSON: {e}")))?;
-        let mut p = Parser { nodes: Vec::new(), names: HashMap::new() };
+        let json: Json =
+            serde_json::from_str(text).map_err(|e| Error::schema(format!("invalid JSON: {e}")))?;
+        let mut p = Parser {
+            nodes: Vec::new(),
+            names: HashMap::new(),
+        };
         let root = p.parse(&json, "", 0)?;
-        Ok(Schema { nodes: p.nodes, root })
+        Ok(Schema {
+            nodes: p.nodes,
+            root,
+        })
     }
 
     /// The root node.
@@ -128,7 +135,9 @@ impl Parser {
                 Ok(self.push(Node::Union(ids)))
             }
             Json::Object(o) => {
-                let ty = o.get("type").ok_or_else(|| Error::schema("schema object without \"type\""))?;
+                let ty = o
+                    .get("type")
+                    .ok_or_else(|| Error::schema("schema object without \"type\""))?;
                 let ty = match ty {
                     Json::String(s) => s.as_str(),
                     // {"type": {...}} or {"type": [...]}: a wrapped schema.
@@ -139,24 +148,31 @@ impl Parser {
                         let name = str_attr(o, "name")?;
                         let full = full_name(name, o.get("namespace").and_then(Json::as_str), ns);
                         // Register before the fields so that recursive references resolve.
-                        let id = self.push(Node::Record { name: full.clone(), fields: Vec::new() });
+                        let id = self.push(Node::Record {
+                            name: full.clone(),
+                            fields: Vec::new(),
+                        });
                         self.names.insert(full.clone(), id);
                         let inner_ns = namespace_of(&full).to_string();
-                        let fields = o
-                            .get("fields")
-                            .and_then(Json::as_array)
-                            .ok_or_else(|| Error::schema(format!("record {full} without a fields array")))?;
+                        let fields = o.get("fields").and_then(Json::as_array).ok_or_else(|| {
+                            Error::schema(format!("record {full} without a fields array"))
+                        })?;
                         let mut out = Vec::with_capacity(fields.len());
                         for f in fields {
-                            let fo = f.as_object().ok_or_else(|| Error::schema(format!("bad field in {full}")))?;
+                            let fo = f
+                                .as_object()
+                                .ok_or_else(|| Error::schema(format!("bad field in {full}")))?;
                             let fname = str_attr(fo, "name")?.to_string();
-                            let fty = fo
-                                .get("type")
-                                .ok_or_else(|| Error::schema(format!("field {full}.{fname} without a type")))?;
+                            let fty = fo.get("type").ok_or_else(|| {
+                                Error::schema(format!("field {full}.{fname} without a type"))
+                            })?;
                             let fid = self.parse(fty, &inner_ns, depth + 1)?;
                             out.push((fname, fid));
                         }
-                        self.nodes[id] = Node::Record { name: full, fields: out };
+                        self.nodes[id] = Node::Record {
+                            name: full,
+                            fields: out,
+                        };
                         Ok(id)
                     }
                     "enum" => {
@@ -169,8 +185,13 @@ impl Parser {
                             .iter()
                             .map(|s| s.as_str().map(str::to_string))
                             .collect::<Option<Vec<_>>>()
-                            .ok_or_else(|| Error::schema(format!("enum {full} has a non-string symbol")))?;
-                        let id = self.push(Node::Enum { name: full.clone(), symbols });
+                            .ok_or_else(|| {
+                                Error::schema(format!("enum {full} has a non-string symbol"))
+                            })?;
+                        let id = self.push(Node::Enum {
+                            name: full.clone(),
+                            symbols,
+                        });
                         self.names.insert(full, id);
                         Ok(id)
                     }
@@ -182,19 +203,28 @@ impl Parser {
                             .and_then(Json::as_u64)
                             .ok_or_else(|| Error::schema(format!("fixed {full} without a size")))?;
                         if size > 1 << 20 {
-                            return Err(Error::schema(format!("fixed {full} too large ({size} bytes)")));
+                            return Err(Error::schema(format!(
+                                "fixed {full} too large ({size} bytes)"
+                            )));
                         }
-                        let id = self.push(Node::Fixed { name: full.clone(), size: size as usize });
+                        let id = self.push(Node::Fixed {
+                            name: full.clone(),
+                            size: size as usize,
+                        });
                         self.names.insert(full, id);
                         Ok(id)
                     }
                     "array" => {
-                        let items = o.get("items").ok_or_else(|| Error::schema("array without items"))?;
+                        let items = o
+                            .get("items")
+                            .ok_or_else(|| Error::schema("array without items"))?;
                         let it = self.parse(items, ns, depth + 1)?;
                         Ok(self.push(Node::Array(it)))
                     }
                     "map" => {
-                        let values = o.get("values").ok_or_else(|| Error::schema("map without values"))?;
+                        let values = o
+                            .get("values")
+                            .ok_or_else(|| Error::schema("map without values"))?;
                         let v = self.parse(values, ns, depth + 1)?;
                         Ok(self.push(Node::Map(v)))
                     }
@@ -232,7 +262,9 @@ impl Parser {
 }
 
 fn str_attr<'a>(o: &'a serde_json::Map<String, Json>, key: &str) -> Result<&'a str> {
-    o.get(key).and_then(Json::as_str).ok_or_else(|| Error::schema(format!("missing string attribute {key:?}")))
+    o.get(key)
+        .and_then(Json::as_str)
+        .ok_or_else(|| Error::schema(format!("missing string attribute {key:?}")))
 }
 
 #[cfg(test)]
@@ -249,17 +281,28 @@ mod tests {
                  {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}}]}]}]}"#,
         )
         .unwrap();
-        let Node::Record { name, fields } = s.node(s.root()) else { panic!() };
+        let Node::Record { name, fields } = s.node(s.root()) else {
+            panic!()
+        };
         assert_eq!(name, "sysflow.SysFlow");
-        let Node::Union(b) = s.node(fields[0].1) else { panic!() };
-        let Node::Record { name, fields } = s.node(b[0]) else { panic!() };
+        let Node::Union(b) = s.node(fields[0].1) else {
+            panic!()
+        };
+        let Node::Record { name, fields } = s.node(b[0]) else {
+            panic!()
+        };
         assert_eq!(name, "sysflow.entity.P");
-        assert!(matches!(s.node(fields[0].1), Node::Record { name, .. } if name == "sysflow.type.OID"));
+        assert!(
+            matches!(s.node(fields[0].1), Node::Record { name, .. } if name == "sysflow.type.OID")
+        );
         assert!(matches!(s.node(fields[2].1), Node::Long));
     }
 
     #[test]
     fn rejects_unknown_names() {
-        assert!(Schema::parse(r#"{"type":"record","name":"X","fields":[{"name":"a","type":"Nope"}]}"#).is_err());
+        assert!(Schema::parse(
+            r#"{"type":"record","name":"X","fields":[{"name":"a","type":"Nope"}]}"#
+        )
+        .is_err());
     }
 }

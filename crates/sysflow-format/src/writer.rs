@@ -22,7 +22,11 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { codec: Codec::DeflateDefault, block_bytes: 80_000, sync_marker: None }
+        WriterOptions {
+            codec: Codec::DeflateDefault,
+            block_bytes: 80_000,
+            sync_marker: None,
+        }
     }
 }
 
@@ -59,7 +63,10 @@ impl<W: Write> TraceWriter<W> {
         let mut head = Vec::with_capacity(8 << 10);
         head.extend_from_slice(&MAGIC);
         put_long(&mut head, 2);
-        for (k, v) in [("avro.schema", schema_v5_json()), ("avro.codec", opts.codec.name())] {
+        for (k, v) in [
+            ("avro.schema", schema_v5_json()),
+            ("avro.codec", opts.codec.name()),
+        ] {
             put_long(&mut head, k.len() as i64);
             head.extend_from_slice(k.as_bytes());
             put_long(&mut head, v.len() as i64);
@@ -67,7 +74,8 @@ impl<W: Write> TraceWriter<W> {
         }
         put_long(&mut head, 0);
         head.extend_from_slice(&sync);
-        out.write_all(&head).map_err(|e| Error::new(ErrorKind::Io(e)))?;
+        out.write_all(&head)
+            .map_err(|e| Error::new(ErrorKind::Io(e)))?;
         Ok(TraceWriter {
             out: Some(out),
             opts,
@@ -106,7 +114,10 @@ impl<W: Write> TraceWriter<W> {
         if self.count == 0 {
             return Ok(());
         }
-        let out = self.out.as_mut().ok_or_else(|| Error::new(ErrorKind::Encode("writer already finished".into())))?;
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Encode("writer already finished".into())))?;
         self.opts.codec.compress(&self.block, &mut self.zbuf)?;
         let mut head = Vec::with_capacity(20);
         put_long(&mut head, self.count as i64);
@@ -143,7 +154,9 @@ impl<W: Write> TraceWriter<W> {
     /// Writes the last block, flushes, and returns the underlying writer.
     pub fn finish(mut self) -> Result<W> {
         self.flush()?;
-        self.out.take().ok_or_else(|| Error::new(ErrorKind::Encode("writer already finished".into())))
+        self.out
+            .take()
+            .ok_or_else(|| Error::new(ErrorKind::Encode("writer already finished".into())))
     }
 
     /// The underlying writer.
@@ -157,7 +170,10 @@ fn random_marker() -> [u8; 16] {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let state = std::collections::hash_map::RandomState::new();
     let mut out = [0u8; 16];

@@ -5,17 +5,39 @@ use sysflow_format::writer::{TraceWriter, WriterOptions};
 use sysflow_format::*;
 
 fn sample(n: usize, codec: Codec, block: usize) -> (Vec<Record>, Vec<u8>) {
-    let mut recs = vec![Record::Header(Header { version: 5, exporter: "t".into(), ..Default::default() })];
+    let mut recs = vec![Record::Header(Header {
+        version: 5,
+        exporter: "t".into(),
+        ..Default::default()
+    })];
     for i in 0..n as i64 {
         recs.push(Record::Process(Process {
-            oid: Oid { create_ts: i, hpid: i },
+            oid: Oid {
+                create_ts: i,
+                hpid: i,
+            },
             exe: format!("/bin/p{i}"),
             env: vec!["A=1".into()],
             ..Default::default()
         }));
-        recs.push(Record::FileFlow(FileFlow { proc_oid: Oid { create_ts: i, hpid: i }, ts: i, ..Default::default() }));
+        recs.push(Record::FileFlow(FileFlow {
+            proc_oid: Oid {
+                create_ts: i,
+                hpid: i,
+            },
+            ts: i,
+            ..Default::default()
+        }));
     }
-    let mut w = TraceWriter::new(Vec::new(), WriterOptions { codec, block_bytes: block, sync_marker: None }).unwrap();
+    let mut w = TraceWriter::new(
+        Vec::new(),
+        WriterOptions {
+            codec,
+            block_bytes: block,
+            sync_marker: None,
+        },
+    )
+    .unwrap();
     for r in &recs {
         w.write(r).unwrap();
     }
@@ -24,13 +46,22 @@ fn sample(n: usize, codec: Codec, block: usize) -> (Vec<Record>, Vec<u8>) {
 
 #[test]
 fn truncation_at_every_offset_yields_a_prefix_then_an_error() {
-    for codec in [Codec::Null, Codec::DeflateDefault, Codec::Snappy, Codec::Zstandard(3)] {
+    for codec in [
+        Codec::Null,
+        Codec::DeflateDefault,
+        Codec::Snappy,
+        Codec::Zstandard(3),
+    ] {
         let (recs, bytes) = sample(40, codec, 300);
         // A cut exactly after a sync marker leaves a valid, shorter container: no error is possible there.
         let head_end = TraceReader::new(&bytes[..]).unwrap().stats().bytes as usize;
         let sync = bytes[head_end - 16..head_end].to_vec();
-        let boundaries: Vec<usize> =
-            bytes.windows(16).enumerate().filter(|(_, w)| *w == &sync[..]).map(|(i, _)| i + 16).collect();
+        let boundaries: Vec<usize> = bytes
+            .windows(16)
+            .enumerate()
+            .filter(|(_, w)| *w == &sync[..])
+            .map(|(i, _)| i + 16)
+            .collect();
         for cut in 0..bytes.len() {
             let data = &bytes[..cut];
             let reader = match TraceReader::new(data) {
@@ -51,12 +82,21 @@ fn truncation_at_every_offset_yields_a_prefix_then_an_error() {
                     }
                 }
             }
-            assert_eq!(&got[..], &recs[..got.len()], "{codec:?} cut {cut}: not a prefix");
+            assert_eq!(
+                &got[..],
+                &recs[..got.len()],
+                "{codec:?} cut {cut}: not a prefix"
+            );
             if got.len() < recs.len() && !boundaries.contains(&cut) {
-                let e = err.unwrap_or_else(|| panic!("{codec:?} cut {cut}: records lost without an error"));
+                let e = err.unwrap_or_else(|| {
+                    panic!("{codec:?} cut {cut}: records lost without an error")
+                });
                 assert!(e.is_truncation(), "{codec:?} cut {cut}: {e}");
                 let off = e.offset().expect("offset");
-                assert!(off <= cut as u64, "{codec:?} cut {cut}: offset {off} past the end");
+                assert!(
+                    off <= cut as u64,
+                    "{codec:?} cut {cut}: offset {off} past the end"
+                );
             }
         }
     }
@@ -70,7 +110,11 @@ fn truncated_null_block_keeps_records_before_the_cut() {
     let cut = head_end + (bytes.len() - head_end) * 2 / 3;
     let got: Vec<_> = TraceReader::new(&bytes[..cut]).unwrap().collect();
     let ok = got.iter().filter(|r| r.is_ok()).count();
-    assert!(ok > recs.len() / 2, "only {ok} of {} records recovered", recs.len());
+    assert!(
+        ok > recs.len() / 2,
+        "only {ok} of {} records recovered",
+        recs.len()
+    );
     assert!(got.last().unwrap().is_err());
 }
 
@@ -83,17 +127,31 @@ fn corrupt_sync_marker_is_reported_and_reading_resumes() {
         r.stats().bytes as usize
     };
     let sync: Vec<u8> = bytes[header_sync_end - 16..header_sync_end].to_vec();
-    let first_block_sync = bytes[header_sync_end..].windows(16).position(|w| w == sync).unwrap() + header_sync_end;
+    let first_block_sync = bytes[header_sync_end..]
+        .windows(16)
+        .position(|w| w == sync)
+        .unwrap()
+        + header_sync_end;
     bytes[first_block_sync] ^= 0xff;
-    let out: Vec<_> = TraceReader::new(&bytes[..]).unwrap().with_path("damaged.sf").collect();
+    let out: Vec<_> = TraceReader::new(&bytes[..])
+        .unwrap()
+        .with_path("damaged.sf")
+        .collect();
     let errors: Vec<_> = out.iter().filter_map(|r| r.as_ref().err()).collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
     let msg = errors[0].to_string();
     assert!(msg.starts_with("damaged.sf: "), "{msg}");
-    assert!(msg.contains("sync marker") && msg.contains("byte offset"), "{msg}");
+    assert!(
+        msg.contains("sync marker") && msg.contains("byte offset"),
+        "{msg}"
+    );
     // The damaged block's own records are good; the next block is skipped to resynchronise, the rest is read.
     let good = out.iter().filter(|r| r.is_ok()).count();
-    assert!(good >= recs.len() - 20 && good < recs.len(), "{good} of {}", recs.len());
+    assert!(
+        good >= recs.len() - 20 && good < recs.len(),
+        "{good} of {}",
+        recs.len()
+    );
 }
 
 #[test]
@@ -128,8 +186,16 @@ fn open_names_the_file() {
     std::fs::write(&p, b"hello world").unwrap();
     let e = TraceReader::open(&p).err().expect("must fail");
     assert!(matches!(e.kind(), ErrorKind::BadMagic));
-    assert_eq!(e.to_string(), format!("{}: not an Avro object container file (bad magic) at byte offset 0", p.display()));
-    let e = TraceReader::open(dir.join("missing.sf")).err().expect("must fail");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: not an Avro object container file (bad magic) at byte offset 0",
+            p.display()
+        )
+    );
+    let e = TraceReader::open(dir.join("missing.sf"))
+        .err()
+        .expect("must fail");
     assert!(e.to_string().contains("missing.sf"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -137,14 +203,29 @@ fn open_names_the_file() {
 #[test]
 fn decompression_bombs_are_refused() {
     let recs: Vec<Record> = (0..20_000)
-        .map(|_| Record::Header(Header { exporter: "x".repeat(50), ..Default::default() }))
+        .map(|_| {
+            Record::Header(Header {
+                exporter: "x".repeat(50),
+                ..Default::default()
+            })
+        })
         .collect();
-    let mut w = TraceWriter::new(Vec::new(), WriterOptions { block_bytes: 1 << 30, ..Default::default() }).unwrap();
+    let mut w = TraceWriter::new(
+        Vec::new(),
+        WriterOptions {
+            block_bytes: 1 << 30,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     for r in &recs {
         w.write(r).unwrap();
     }
     let bytes = w.finish().unwrap();
-    let opts = ReaderOptions { max_inflated_bytes: 100_000, ..Default::default() };
+    let opts = ReaderOptions {
+        max_inflated_bytes: 100_000,
+        ..Default::default()
+    };
     let mut r = TraceReader::with_options(&bytes[..], opts).unwrap();
     let e = r.next().unwrap().unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::Decompress(_)), "{e}");

