@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Regenerates reference_cases.rs: what the reference sfql (sysflow-tools 0.6.1) matches on real traces.
+
+For every (trace, expression) it runs the reference interpreter the way `sysprint -f EXPR` does
+(`SfqlInterpreter.filter` over `FlattenedSFReader(trace, retEntities=False)`), and records the number of matching
+records, the first indexes and an FNV-1a 64 hash of all matching indexes (each as 8 little-endian bytes).
+
+    python3 -m venv /tmp/venv && /tmp/venv/bin/pip install sysflow-tools==0.6.1
+    /tmp/venv/bin/python gen_expected.py ../../../../../shared/traces > reference_cases.rs && cargo fmt -p sysflow-sfql
+"""
+import os
+import sys
+
+from sysflow.reader import FlattenedSFReader
+from sysflow.sfql import SfqlInterpreter, SfqlMapper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFS = os.path.join(HERE, 'defs.yaml')
+
+TRACES = [
+    'sf-apis/pynb/data/attacks/express/mon.1531776742.sf',
+    'sf-collector/tests/mpm-event/full_capture.sf',
+    'sf-processor/resources/traces/k8s_small.sf',
+    'sf-collector/tests/files/files.sf',
+    'synthetic/all_types_v5.deflate.sf',
+]
+
+EXPRS = [
+    'type = FF',
+    'type = PE and opflags = EXEC',
+    'proc.name in (node, sh, bash, apache2, httpd)',
+    'file.path pmatch (/etc, /proc/)',
+    'proc.aname contains bash',
+    'proc.apid contains 1',
+    'proc.aname pmatch (sh, node) and type = PE',
+    'container.name exists',
+    'not type = FF and proc.user != root',
+    'proc.cmdline icontains NODE or proc.cmdline icontains APACHE',
+    'file.name = passwd or file.directory startswith /usr/lib',
+    'pproc.exe startswith /bin',
+    'pproc.name = bash or pproc.pid = 1',
+    'type in (NF, FF) and flow.rbytes > 1000',
+    'opflags contains WRITE and not opflags = READ',
+    'type = NF and (net.dport = 80 or net.sport = 80)',
+    'sf.proc.exe contains node and not file.path contains node_modules',
+    'file.openflags = CREAT',
+    'ts > {mid}',
+    'ts >= {mid} and proc.createts < {mid}',
+    'proc.pid >= 100',
+    'proc.pid > pproc.pid',
+    'proc.tid = proc.pid',
+    'type = FE and ret = 0',
+    'file.type = f and opflags = OPEN',
+    'file.newpath exists',
+    'container.type = CT_DOCKER',
+    'container.privileged = False and container.image contains node',
+    'pod.name exists',
+    'pod.ns = default or pod.rstrtcnt > 0',
+    'schema = 4',
+    'node.id exists',
+    'proc.env contains LANG',
+    'proc.cwd startswith /',
+    'proc.exe = "/usr/bin/node"',
+    "proc.exe = '/usr/bin/node'",
+    'file.path = /etc/passwd',
+    'net.sport = None',
+    'proc.uid exists and proc.gid < 1000',
+    'type = PF and pf.nthreads > 0 and pf.nexits >= 0',
+    'type = KE',
+    'pod.hostip contains 1 or pod.internalip exists',
+    'container.type exists and not container.privileged = True',
+    'file.newpath startswith / and opflags in (RENAME, LINK, SYMLINK)',
+    'node.ip exists and filename exists',
+    'proc.entry = True or pproc.tty = True',
+]
+
+DEF_EXPRS = [
+    'suspicious_webserver_writes',
+    'spawned_shell or proc.name in (binaries)',
+    'not suspicious_webserver_writes and type = FF and proc.name pmatch (binaries)',
+]
+
+# (our expression, an expression the reference evaluates the way ours should): each pins one deviation.
+DEVIATIONS = [
+    ('proc.pid <= 1000', 'proc.pid < 1001'),
+    ('net.port = 80', 'type = NF and (net.sport = 80 or net.dport = 80)'),
+    ('net.ip = 16777343', 'type = NF and (net.sip = 16777343 or net.dip = 16777343)'),
+    ('file.is_open_write = true', 'type = FF and file.openflags = WRONLY'),
+    ('file.is_open_read = true', 'type = FF and file.openflags = RDONLY'),
+    ('file.openflags = RDWR', 'type = FF and file.openflags = RDONLY and file.openflags = WRONLY'),
+    ('ret = 0', 'type in (PE, FE) and ret = 0'),
+    ('proc.name in ([node, bash])', 'proc.name in (node, bash)'),
+    ('flow.rbytes > 1000', 'type in (NF, FF) and flow.rbytes > 1000'),
+    ('endts > 0', 'type in (NF, FF, PF) and endts > 0'),
+]
+
+
+def run(trace, query, paths=()):
+    SfqlInterpreter._macros.clear()
+    SfqlInterpreter._lists.clear()
+    SfqlInterpreter._rules.clear()
+    SfqlInterpreter._criteria = None
+    SfqlMapper._ptree.clear()
+    interp = SfqlInterpreter(paths=list(paths))
+    interp.compile(query)
+    return [i for i, r in enumerate(FlattenedSFReader(trace, False)) if interp._criteria(r)]
+
+
+def outcome(trace, query, paths=()):
+    try:
+        return run(trace, query, paths), None
+    except Exception as e:  # the reference aborts (sysprint logs the error and stops)
+        return None, '%s: %s' % (type(e).__name__, e)
+
+
+def fnv(idx):
+    h = 0xcbf29ce484222325
+    for i in idx:
+        for b in i.to_bytes(8, 'little'):
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def rs(s):
+    return '"' + s.replace('\\', '\\\\').replace('"', '\\"') + '"'
+
+
+def main():
+    root = sys.argv[1]
+    out = ['// @generated by tests/data/gen_expected.py from the reference sysflow-tools 0.6.1 (Python 3.11,',
+           '// antlr4-python3-runtime 4.9.2): SfqlInterpreter.filter over FlattenedSFReader, as `sysprint -f` does.',
+           '// Do not edit; rerun the script.', '',
+           '/// (trace, query, uses defs.yaml, matching count, first indexes, FNV-1a of all indexes).',
+           'pub type Case = (&\'static str, &\'static str, bool, usize, &\'static [usize], u64);',
+           '',
+           '/// What the reference matches.',
+           'pub const CASES: &[Case] = &[']
+    aborts = []
+    for t in TRACES:
+        path = os.path.join(root, t)
+        ts = sorted(r[7].ts if r[7] else r[8].ts for r in FlattenedSFReader(path, False))
+        mid = ts[len(ts) // 2]
+        for e, defs in [(e, False) for e in EXPRS] + [(e, True) for e in DEF_EXPRS]:
+            q = e.format(mid=mid)
+            idx, err = outcome(path, q, [DEFS] if defs else [])
+            if err:
+                aborts.append((t, q, err))
+                continue
+            out.append('    (%s, %s, %s, %d, &%s, 0x%016x),' % (rs(t), rs(q), 'true' if defs else 'false', len(idx),
+                                                              idx[:4], fnv(idx)))
+    out.append('];')
+    out.append('')
+    out.append('/// Queries on which the reference aborts (sysprint stops with "Error while executing sysprint").')
+    out.append('pub const REFERENCE_ABORTS: &[(&str, &str, &str)] = &[')
+    for t, q, err in aborts:
+        out.append('    (%s, %s, %s),' % (rs(t), rs(q), rs(err[:100])))
+    out.append('];')
+    out.append('')
+    out.append('/// (trace, our query, reference outcome of that query (count, or -1 when it aborts), equivalent')
+    out.append('/// reference query, its count, FNV-1a of its indexes): our result must equal the equivalent one.')
+    out.append('pub type Deviation = (&\'static str, &\'static str, i64, &\'static str, usize, u64);')
+    out.append('')
+    out.append('/// One entry per (trace, deviation).')
+    out.append('pub const DEVIATIONS: &[Deviation] = &[')
+    for t in TRACES:
+        path = os.path.join(root, t)
+        for ours, equiv in DEVIATIONS:
+            idx, err = outcome(path, equiv)
+            if err:
+                continue
+            ref, rerr = outcome(path, ours)
+            out.append('    (%s, %s, %d, %s, %d, 0x%016x),' % (rs(t), rs(ours), -1 if rerr else len(ref), rs(equiv),
+                                                              len(idx), fnv(idx)))
+    out.append('];')
+    print('\n'.join(out))
+
+
+if __name__ == '__main__':
+    main()
