@@ -19,6 +19,8 @@ pub enum Tool {
     Sysflow,
     /// The reference `sysprint`.
     Sysprint,
+    /// The reference `sfprocessor` (Go-style single-dash flags).
+    Sfprocessor,
 }
 
 impl Tool {
@@ -30,6 +32,7 @@ impl Tool {
             .unwrap_or("sysflow");
         match name {
             "sysprint" => Tool::Sysprint,
+            "sfprocessor" => Tool::Sfprocessor,
             _ => Tool::Sysflow,
         }
     }
@@ -49,6 +52,9 @@ pub struct Cli {
 pub enum Command {
     /// Print traces as a table, JSON, flat JSON or CSV (the reference `sysprint`, same flags).
     Print(sysflow_print::SysprintArgs),
+    /// Run a processing pipeline (`pipeline.json`): policy engines and exporters (the reference `sfprocessor`,
+    /// same Go-style flags: `sysflow process -config pipeline.json -driver file trace.sf`).
+    Process(sysflow_processor::cli::ProcessArgs),
     /// Write a realistic synthetic trace (for demos, tests and benchmarks).
     Generate(GenerateArgs),
     /// Read traces and count their records by type (decode only, or through the flattened reader).
@@ -95,6 +101,17 @@ pub fn main_as(tool: Tool, args: Vec<OsString>) -> ExitCode {
         Tool::Sysprint => sysflow_print::SysprintArgs::try_parse_from(&args)
             .map_err(exit_clap)
             .and_then(|a| print(&a)),
+        Tool::Sfprocessor => sysflow_processor::cli::ProcessArgs::try_parse_go_style(&args)
+            .map_err(exit_clap)
+            .and_then(process),
+        // `sysflow process` takes the reference's Go-style flags (`-config`), which clap alone would not accept.
+        Tool::Sysflow if args.get(1).is_some_and(|a| a == "process") => {
+            let mut sub: Vec<OsString> = vec!["sysflow process".into()];
+            sub.extend(args.iter().skip(2).cloned());
+            sysflow_processor::cli::ProcessArgs::try_parse_go_style(sub)
+                .map_err(exit_clap)
+                .and_then(process)
+        }
         Tool::Sysflow => Cli::try_parse_from(&args)
             .map_err(exit_clap)
             .and_then(|cli| dispatch(cli.command)),
@@ -126,6 +143,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn dispatch(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Print(a) => print(&a),
+        Command::Process(a) => process(a),
         Command::Generate(a) => generate(&a),
         Command::Stats(a) => stats(&a),
     }
@@ -134,6 +152,11 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
 fn print(args: &sysflow_print::SysprintArgs) -> Result<ExitCode> {
     let status = sysflow_print::run(args)?;
     Ok(ExitCode::from(status.exit_code()))
+}
+
+fn process(args: sysflow_processor::cli::ProcessArgs) -> Result<ExitCode> {
+    sysflow_processor::run(args)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn generate(a: &GenerateArgs) -> Result<ExitCode> {
