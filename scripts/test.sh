@@ -30,8 +30,9 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     .venv-ref/bin/pip install -q --disable-pip-version-check sysflow-tools==0.6.1 tabulate==0.9.0 cramjam backports.zstd
   fi
 
-  step "Installing cargo-fuzz"
+  step "Installing cargo-fuzz and the S3 test server (s3s-fs, a real S3 implementation that checks SigV4)"
   command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
+  command -v s3s-fs >/dev/null || cargo install -q s3s-fs --version 0.14.1 --features binary --locked
 fi
 
 export SYSFLOW_REF_SYSPRINT="$root/.venv-ref/bin/sysprint"

@@ -55,6 +55,9 @@ pub enum Command {
     /// Run a processing pipeline (`pipeline.json`): policy engines and exporters (the reference `sfprocessor`,
     /// same Go-style flags: `sysflow process -config pipeline.json -driver file trace.sf`).
     Process(sysflow_processor::cli::ProcessArgs),
+    /// Ship finished trace files from the collector's directory to an S3-compatible object store (the reference
+    /// `sf-exporter`).
+    Export(sysflow_export::ExportArgs),
     /// Write a realistic synthetic trace (for demos, tests and benchmarks).
     Generate(GenerateArgs),
     /// Read traces and count their records by type (decode only, or through the flattened reader).
@@ -144,6 +147,10 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Print(a) => print(&a),
         Command::Process(a) => process(a),
+        Command::Export(a) => {
+            sysflow_export::run(a)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate(a) => generate(&a),
         Command::Stats(a) => stats(&a),
     }
