@@ -69,11 +69,36 @@ pub struct FlatRecord {
     pub file: Option<Arc<File>>,
     /// The second file of a file event (`newFileOID`).
     pub new_file: Option<Arc<File>>,
+    /// The process's ancestors beyond its parent (grandparent first), as far as the segment knows them. Shared
+    /// between the records of a process (computed once per process and segment).
+    pub ancestors: Arc<[Arc<Process>]>,
     /// Which optional fields the writer schema had.
     pub layout: Layout,
 }
 
 impl FlatRecord {
+    /// A record with no links (fill the public fields to link it).
+    pub fn new(record: Record, layout: Layout) -> FlatRecord {
+        FlatRecord {
+            record,
+            header: None,
+            pod: None,
+            container: None,
+            parent: None,
+            process: None,
+            file: None,
+            new_file: None,
+            ancestors: Arc::from(Vec::new()),
+            layout,
+        }
+    }
+
+    /// The record's process, its parent and its further ancestors, nearest first.
+    pub fn lineage(&self) -> impl Iterator<Item = &Arc<Process>> {
+        let proc = self.process.as_ref();
+        proc.into_iter().chain(proc.and(self.parent.as_ref())).chain(self.ancestors.iter())
+    }
+
     /// The record's kind.
     pub fn kind(&self) -> RecordKind {
         self.record.kind()
@@ -91,7 +116,13 @@ pub struct Flattener {
     files: FxHashMap<Foid, Arc<File>>,
     containers: FxHashMap<String, Arc<Container>>,
     pods: FxHashMap<String, Arc<Pod>>,
+    /// Ancestors beyond the parent, per process (cleared when a header or a process record arrives).
+    ancestry: FxHashMap<Oid, Arc<[Arc<Process>]>>,
+    no_ancestors: Option<Arc<[Arc<Process>]>>,
 }
+
+/// Longest ancestor chain followed (a guard against cycles in damaged traces).
+const MAX_ANCESTORS: usize = 64;
 
 impl Flattener {
     /// A flattener that returns only events and flows.
@@ -115,6 +146,7 @@ impl Flattener {
         self.files.clear();
         self.containers.clear();
         self.pods.clear();
+        self.ancestry.clear();
     }
 
     /// Number of cached processes, files, containers and pods.
@@ -132,17 +164,48 @@ impl Flattener {
         self.processes.get(oid)
     }
 
-    fn link_process(&self, oid: &Oid, out: &mut FlatRecord) {
-        let Some(proc) = self.processes.get(oid) else {
+    fn link_process(&mut self, oid: &Oid, out: &mut FlatRecord) {
+        let Some(proc) = self.processes.get(oid).cloned() else {
             return;
         };
-        out.parent = proc
-            .poid
-            .as_ref()
-            .and_then(|p| self.processes.get(p))
-            .cloned();
+        out.parent = proc.poid.as_ref().and_then(|p| self.processes.get(p)).cloned();
+        if let Some(parent) = out.parent.clone() {
+            let chain = self.ancestors_of(&parent);
+            // In a damaged trace the process may be its own ancestor: cut the chain before it.
+            out.ancestors = match chain.iter().position(|a| a.oid == proc.oid) {
+                Some(i) => Arc::from(&chain[..i]),
+                None => chain,
+            };
+        }
         self.link_container(proc.container_id.as_deref(), out);
-        out.process = Some(proc.clone());
+        out.process = Some(proc);
+    }
+
+    /// The ancestors beyond `parent` (its parent, grandparent, ...), cached per process until the next header or
+    /// process record.
+    fn ancestors_of(&mut self, parent: &Arc<Process>) -> Arc<[Arc<Process>]> {
+        if let Some(a) = self.ancestry.get(&parent.oid) {
+            return a.clone();
+        }
+        let mut chain: Vec<Arc<Process>> = Vec::new();
+        let mut cur = parent.poid;
+        while let Some(oid) = cur {
+            let Some(p) = self.processes.get(&oid) else {
+                break;
+            };
+            if chain.len() >= MAX_ANCESTORS || oid == parent.oid || chain.iter().any(|c| c.oid == oid) {
+                break;
+            }
+            chain.push(p.clone());
+            cur = p.poid;
+        }
+        let arc: Arc<[Arc<Process>]> = if chain.is_empty() {
+            self.no_ancestors.get_or_insert_with(|| Arc::from(Vec::new())).clone()
+        } else {
+            Arc::from(chain)
+        };
+        self.ancestry.insert(parent.oid, arc.clone());
+        arc
     }
 
     fn link_container(&self, id: Option<&str>, out: &mut FlatRecord) {
@@ -157,7 +220,7 @@ impl Flattener {
         out.container = Some(cont.clone());
     }
 
-    fn empty(&self, record: Record, layout: Layout) -> FlatRecord {
+    fn empty(&mut self, record: Record, layout: Layout) -> FlatRecord {
         FlatRecord {
             record,
             header: self.header.clone(),
@@ -167,6 +230,7 @@ impl Flattener {
             process: None,
             file: None,
             new_file: None,
+            ancestors: self.no_ancestors.get_or_insert_with(|| Arc::from(Vec::new())).clone(),
             layout,
         }
     }
@@ -196,6 +260,8 @@ impl Flattener {
             Record::Process(p) => {
                 let p = Arc::new(p);
                 self.processes.insert(p.oid, p.clone());
+                // A new or changed process may sit in any cached chain.
+                self.ancestry.clear();
                 if !self.with_entities {
                     return None;
                 }
@@ -251,5 +317,56 @@ impl Flattener {
                 Some(out)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::ProcessEvent;
+
+    fn proc(pid: i64, parent: Option<i64>) -> Record {
+        Record::Process(Process {
+            oid: Oid { create_ts: 0, hpid: pid },
+            poid: parent.map(|p| Oid { create_ts: 0, hpid: p }),
+            exe: format!("/bin/p{pid}"),
+            ..Default::default()
+        })
+    }
+
+    fn event(pid: i64) -> Record {
+        Record::ProcessEvent(ProcessEvent { proc_oid: Oid { create_ts: 0, hpid: pid }, ..Default::default() })
+    }
+
+    #[test]
+    fn links_the_whole_lineage_and_resets_on_headers() {
+        let mut f = Flattener::new();
+        for r in [proc(1, None), proc(2, Some(1)), proc(3, Some(2)), proc(4, Some(3))] {
+            assert!(f.push(r, Layout::V5).is_none());
+        }
+        let flat = f.push(event(4), Layout::V5).unwrap();
+        let pids: Vec<i64> = flat.lineage().map(|p| p.oid.hpid).collect();
+        assert_eq!(pids, [4, 3, 2, 1]);
+        assert_eq!(flat.parent.as_ref().unwrap().oid.hpid, 3);
+        assert_eq!(flat.ancestors.len(), 2);
+        // A process record invalidates cached chains: re-parent 2 under a new root.
+        f.push(proc(9, None), Layout::V5);
+        f.push(proc(2, Some(9)), Layout::V5);
+        let pids: Vec<i64> = f.push(event(4), Layout::V5).unwrap().lineage().map(|p| p.oid.hpid).collect();
+        assert_eq!(pids, [4, 3, 2, 9]);
+        // A header starts a new segment: nothing is known any more.
+        f.push(Record::Header(Header::default()), Layout::V5);
+        let flat = f.push(event(4), Layout::V5).unwrap();
+        assert!(flat.process.is_none() && flat.ancestors.is_empty());
+    }
+
+    #[test]
+    fn cycles_in_damaged_traces_stop() {
+        let mut f = Flattener::new();
+        for r in [proc(1, Some(3)), proc(2, Some(1)), proc(3, Some(2))] {
+            f.push(r, Layout::V5);
+        }
+        let flat = f.push(event(3), Layout::V5).unwrap();
+        assert!(flat.lineage().count() <= 3, "{}", flat.lineage().count());
     }
 }

@@ -785,10 +785,9 @@ impl Field {
 
 /// The process and its ancestors, nearest first (the reference's `ptree`, which includes the process itself).
 ///
-/// `FlatRecord` carries the process and its parent; deeper ancestors appear once the flattener provides them.
+/// Follows `FlatRecord::lineage`: the process, its parent, then the ancestors the flattener knows (grandparent first).
 pub fn ancestors(rec: &FlatRecord) -> impl Iterator<Item = &Process> {
-    let proc = rec.process.as_deref();
-    proc.into_iter().chain(proc.and(rec.parent.as_deref()))
+    rec.lineage().map(|p| &**p)
 }
 
 /// Network counters of a flow: (rops, wops, rbytes, wbytes).

@@ -23,7 +23,7 @@
 //!
 //! let rec = FlatRecord {
 //!     record: Record::ProcessEvent(ProcessEvent { op_flags: op::EXEC, ..Default::default() }),
-//!     header: None, pod: None, parent: None, file: None, new_file: None, layout: Layout::V5,
+//!     header: None, pod: None, parent: None, file: None, new_file: None, ancestors: Default::default(), layout: Layout::V5,
 //!     container: Some(Arc::new(Container { id: "abc123".into(), ..Default::default() })),
 //!     process: Some(Arc::new(Process { exe: "/usr/bin/python".into(), ..Default::default() })),
 //! };

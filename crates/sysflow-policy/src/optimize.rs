@@ -34,6 +34,7 @@ pub(crate) fn dummy(kind: RecordKind) -> Option<FlatRecord> {
         process: None,
         file: None,
         new_file: None,
+        ancestors: Default::default(),
         layout: Layout::V5,
     })
 }

@@ -345,6 +345,7 @@ fn json_path_on_k8s_message() {
         process: None,
         file: None,
         new_file: None,
+        ancestors: Default::default(),
         layout: sysflow_format::Layout::V5,
     };
     let v = e.evaluate(&ke("robot-shop"));

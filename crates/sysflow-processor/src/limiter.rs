@@ -128,6 +128,7 @@ mod tests {
             })),
             file: None,
             new_file: None,
+            ancestors: Default::default(),
             layout: Layout::V5,
         }
     }

@@ -52,6 +52,7 @@ fn flat(record: Record, proc: Option<Arc<Process>>, parent: Option<Arc<Process>>
         process: proc,
         file: None,
         new_file: None,
+        ancestors: Default::default(),
         layout: Layout::V5,
     }
 }

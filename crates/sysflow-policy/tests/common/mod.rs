@@ -76,6 +76,7 @@ pub fn flat(
         process: Some(Arc::new(proc)),
         file: None,
         new_file: None,
+        ancestors: Default::default(),
         layout: Layout::V5,
     }
 }

@@ -621,6 +621,7 @@ mod tests {
             })),
             file: file.map(Arc::new),
             new_file: new_file.map(Arc::new),
+            ancestors: Default::default(),
             layout: sysflow_format::Layout::V5,
         }
     }

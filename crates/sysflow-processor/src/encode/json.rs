@@ -438,6 +438,7 @@ mod tests {
             process: Some(Arc::new(proc)),
             file: None,
             new_file: None,
+            ancestors: Default::default(),
             layout: Layout::V5,
         };
         let policy =

@@ -1,0 +1,621 @@
+//! The record printer: selected columns of flattened records written as JSON Lines, a JSON array, CSV or text
+//! tables, byte-compatible with the reference `SFFormatter`.
+
+use std::io::{self, Write};
+
+use anyhow::{bail, Result};
+use sysflow_format::FlatRecord;
+
+use crate::fields::{field_info, Field, FieldInfo, DEFAULT_FIELDS, FIELD_TABLE, K8S_EVENT_FIELDS};
+use crate::py::json_str;
+use crate::render::{csv_cell, json_value, str_value, table_text};
+use crate::table::{fit_cell, github_table};
+use crate::value::{fast, RecordView, Value};
+
+/// Output format (`sysprint -o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum OutputMode {
+    /// Text tables (tabulate "github" layout, fixed-width cells).
+    Str,
+    /// One flat JSON object per record (dotted keys).
+    Flatjson,
+    /// One nested JSON object per record.
+    Json,
+    /// CSV with a header row (excel dialect, CRLF).
+    Csv,
+}
+
+/// Rows per text table chunk after the first one (the first holds one more: the reference flushes at every
+/// index that is a positive multiple of 1000).
+pub const CHUNK_ROWS: u64 = 1000;
+
+/// What to print and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintOptions {
+    /// Output format.
+    pub mode: OutputMode,
+    /// Keys to print, in order (`-c`; duplicates are printed once, unknown keys print `""`). `None`: all keys for
+    /// JSON and CSV, the default columns for text.
+    pub fields: Option<Vec<String>>,
+    /// Print all keys, ignoring `fields` (`-A`; for text tables too).
+    pub all_fields: bool,
+    /// Add `pod.name` to the default text columns (`-k`).
+    pub k8s: bool,
+    /// Use the Kubernetes-event default text columns (`-K`).
+    pub k8s_events: bool,
+    /// JSON modes: write one JSON array (the `-w FILE` form) instead of JSON Lines.
+    pub json_array: bool,
+    /// Terminal width used to scale text columns (80 when no terminal is attached).
+    pub term_cols: usize,
+}
+
+impl PrintOptions {
+    /// Options for `mode` with every other setting at the sysprint default.
+    pub fn new(mode: OutputMode) -> Self {
+        PrintOptions {
+            mode,
+            fields: None,
+            all_fields: false,
+            k8s: false,
+            k8s_events: false,
+            json_array: false,
+            term_cols: 80,
+        }
+    }
+}
+
+/// A selected column: its key and, for the 75 exported keys, the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Column {
+    key: String,
+    field: Option<Field>,
+    /// Pre-rendered `"key": ` of flat JSON.
+    json_key: Vec<u8>,
+}
+
+impl Column {
+    fn new(key: &str) -> Self {
+        let mut json_key = Vec::with_capacity(key.len() + 4);
+        json_str(&mut json_key, key);
+        json_key.extend_from_slice(b": ");
+        Column {
+            key: key.to_string(),
+            field: Field::from_key(key),
+            json_key,
+        }
+    }
+
+    #[inline]
+    fn value<'a>(&self, rec: &RecordView<'a>) -> Value<'a> {
+        self.field.map_or(Value::Str(""), |f| rec.get(f))
+    }
+}
+
+fn dedup(keys: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !out.contains(k) {
+            out.push(k.clone());
+        }
+    }
+    out
+}
+
+/// A node of the nesting plan of `-o json` (dotty-dict semantics: keys split on `.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Leaf {
+        json_key: Vec<u8>,
+        col: usize,
+    },
+    Group {
+        json_key: Vec<u8>,
+        children: Vec<Node>,
+    },
+}
+
+fn json_key(name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 4);
+    json_str(&mut k, name);
+    k.extend_from_slice(b": ");
+    k
+}
+
+fn node_name(n: &Node) -> &[u8] {
+    match n {
+        Node::Leaf { json_key, .. } | Node::Group { json_key, .. } => json_key,
+    }
+}
+
+/// Builds the nesting of `keys` the way successive `dotty[key] = value` assignments do: a key's first segment
+/// keeps the position where it first appeared; a later key replaces an earlier value at the same path; a deeper
+/// key turns an earlier leaf into an object (dotty-dict does that for empty values and fails on non-empty ones —
+/// a documented deviation).
+fn nest(keys: &[String]) -> Vec<Node> {
+    let mut root: Vec<Node> = Vec::new();
+    for (col, key) in keys.iter().enumerate() {
+        let segs: Vec<&str> = key.split('.').collect();
+        let mut level = &mut root;
+        for (i, seg) in segs.iter().enumerate() {
+            let name = json_key(seg);
+            let pos = level.iter().position(|n| node_name(n) == name.as_slice());
+            let last = i + 1 == segs.len();
+            if last {
+                let leaf = Node::Leaf {
+                    json_key: name,
+                    col,
+                };
+                match pos {
+                    Some(p) => level[p] = leaf,
+                    None => level.push(leaf),
+                }
+                break;
+            }
+            let p = match pos {
+                Some(p) => {
+                    if matches!(level[p], Node::Leaf { .. }) {
+                        level[p] = Node::Group {
+                            json_key: name,
+                            children: Vec::new(),
+                        };
+                    }
+                    p
+                }
+                None => {
+                    level.push(Node::Group {
+                        json_key: name,
+                        children: Vec::new(),
+                    });
+                    level.len() - 1
+                }
+            };
+            level = match &mut level[p] {
+                Node::Group { children, .. } => children,
+                // Just made a group at `p`.
+                Node::Leaf { .. } => return root,
+            };
+        }
+    }
+    root
+}
+
+/// The text-table part of the printer.
+#[derive(Debug)]
+struct TableState {
+    /// Column headers (the `Rec #` column first).
+    headers: Vec<&'static str>,
+    /// Cell width of each column.
+    widths: Vec<usize>,
+    /// Rows of the current chunk, cells already padded or cut to their width.
+    rows: Vec<Vec<String>>,
+    /// Index of the next record of the current trace.
+    idx: u64,
+    /// Whether the next table is the first of the trace (printed with headers).
+    first: bool,
+}
+
+/// Writes records in one of the reference's output formats. Call [`Printer::begin_trace`] and
+/// [`Printer::end_trace`] around each trace's records, and [`Printer::finish`] at the end.
+///
+/// ```
+/// use sysflow_print::{OutputMode, PrintOptions, Printer};
+/// let mut p = Printer::new(PrintOptions::new(OutputMode::Csv), Vec::new())?;
+/// p.begin_trace()?;
+/// p.end_trace()?;
+/// assert!(p.finish()?.is_empty()); // no rows: no header either
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub struct Printer<W: Write> {
+    out: W,
+    opts: PrintOptions,
+    columns: Vec<Column>,
+    program: Program,
+    table: Option<TableState>,
+    buf: Vec<u8>,
+    scratch: String,
+    cell: String,
+    /// Records written so far (all traces).
+    records: u64,
+    /// Whether the JSON array has been opened.
+    array_open: bool,
+}
+
+impl<W: Write> Printer<W> {
+    /// A printer writing to `out`. Fails when text mode is asked for keys that have no column width in the
+    /// reference (unknown or query-only keys; the reference crashes on them).
+    pub fn new(opts: PrintOptions, out: W) -> Result<Self> {
+        let text = opts.mode == OutputMode::Str;
+        let default_text: Vec<String> = if opts.k8s_events {
+            K8S_EVENT_FIELDS.iter().map(|s| s.to_string()).collect()
+        } else {
+            let mut v: Vec<String> = DEFAULT_FIELDS.iter().map(|s| s.to_string()).collect();
+            if opts.k8s {
+                v.push("pod.name".into());
+            }
+            v
+        };
+        let given = opts
+            .fields
+            .as_ref()
+            .filter(|f| !opts.all_fields && !f.is_empty());
+        let keys: Vec<String> = match given {
+            Some(f) => dedup(f),
+            None if opts.all_fields || !text => {
+                Field::ALL.iter().map(|f| f.key().to_string()).collect()
+            }
+            None => default_text.clone(),
+        };
+        let mut columns: Vec<Column> = keys.iter().map(|k| Column::new(k)).collect();
+        let mut table = None;
+        if text {
+            // The reference's column scaling uses the given fields, or the default ones (also with -A).
+            let sel_keys: &[String] = match given {
+                Some(f) => f,
+                None => &default_text,
+            };
+            let sel: Vec<&FieldInfo> = FIELD_TABLE
+                .iter()
+                .filter(|f| !f.query_only && sel_keys.iter().any(|k| k == f.key))
+                .collect();
+            if sel.is_empty() {
+                bail!(
+                    "none of the fields {} has a text column (see -l)",
+                    sel_keys.join(",")
+                );
+            }
+            let tw: usize = sel.iter().map(|f| f.width).sum();
+            let pw = sel.len() * 6 + 10;
+            let wf = ((opts.term_cols as f64 - pw as f64) / tw as f64).min(1.25);
+            columns.retain(|c| c.key != "idx");
+            let mut headers = Vec::with_capacity(columns.len() + 1);
+            let mut widths = Vec::with_capacity(columns.len() + 1);
+            for key in std::iter::once("idx").chain(columns.iter().map(|c| c.key.as_str())) {
+                let Some(info) = field_info(key).filter(|f| !f.query_only) else {
+                    bail!("field {key:?} cannot be printed as a text column (it is unknown or query-only; see -l)");
+                };
+                let sw = (wf * info.width as f64) as i64;
+                widths.push(if sw > 8 { sw as usize } else { info.width });
+                headers.push(info.header);
+            }
+            table = Some(TableState {
+                headers,
+                widths,
+                rows: Vec::new(),
+                idx: 0,
+                first: true,
+            });
+        }
+        let program = if opts.mode == OutputMode::Json {
+            Program::compile(&nest(
+                &columns.iter().map(|c| c.key.clone()).collect::<Vec<_>>(),
+            ))
+        } else {
+            let flat: Vec<Node> = columns
+                .iter()
+                .enumerate()
+                .map(|(col, c)| Node::Leaf {
+                    json_key: c.json_key.clone(),
+                    col,
+                })
+                .collect();
+            Program::compile(&flat)
+        };
+        Ok(Printer {
+            out,
+            opts,
+            columns,
+            program,
+            table,
+            buf: Vec::with_capacity(1 << 16),
+            scratch: String::new(),
+            cell: String::new(),
+            records: 0,
+            array_open: false,
+        })
+    }
+
+    /// The keys printed for each record, in order (text mode: without the leading `idx`).
+    pub fn keys(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.key.as_str()).collect()
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Starts a trace: text tables restart their row index and headers for every trace, like the reference.
+    pub fn begin_trace(&mut self) -> io::Result<()> {
+        if let Some(t) = &mut self.table {
+            t.idx = 0;
+            t.first = true;
+            t.rows.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes one record.
+    pub fn write(&mut self, rec: &FlatRecord) -> io::Result<()> {
+        self.records += 1;
+        match self.opts.mode {
+            OutputMode::Json | OutputMode::Flatjson => self.write_json(rec),
+            OutputMode::Csv => self.write_csv(rec),
+            OutputMode::Str => self.write_text(rec),
+        }
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
+        if self.buf.len() >= 1 << 15 {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn write_json(&mut self, rec: &FlatRecord) -> io::Result<()> {
+        if self.opts.json_array {
+            self.buf
+                .extend_from_slice(if self.array_open { b", " } else { b"[" });
+            self.array_open = true;
+        }
+        let view = RecordView::new(rec);
+        self.program
+            .run(&mut self.buf, &self.columns, &view, &mut self.scratch);
+        if !self.opts.json_array {
+            self.buf.push(b'\n');
+        }
+        self.flush_buf()
+    }
+
+    fn write_csv(&mut self, rec: &FlatRecord) -> io::Result<()> {
+        if self.records == 1 {
+            for (i, c) in self.columns.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(b',');
+                }
+                csv_cell(&mut self.buf, &c.key);
+            }
+            if self.columns.len() == 1 && self.columns[0].key.is_empty() {
+                self.buf.extend_from_slice(b"\"\"");
+            }
+            self.buf.extend_from_slice(b"\r\n");
+        }
+        let mut all_empty = true;
+        let view = RecordView::new(rec);
+        for (i, c) in self.columns.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            match c.value(&view) {
+                Value::Null => {}
+                Value::Int(v) => {
+                    fast::int(&mut self.buf, v);
+                    all_empty = false;
+                }
+                Value::Str(s) => {
+                    csv_cell(&mut self.buf, s);
+                    all_empty &= s.is_empty();
+                }
+                v => {
+                    self.cell.clear();
+                    str_value(&mut self.cell, &v);
+                    all_empty &= self.cell.is_empty();
+                    csv_cell(&mut self.buf, &self.cell);
+                }
+            }
+        }
+        // Python's csv module writes a row made of one empty field as `""`.
+        if self.columns.len() == 1 && all_empty {
+            self.buf.extend_from_slice(b"\"\"");
+        }
+        self.buf.extend_from_slice(b"\r\n");
+        self.flush_buf()
+    }
+
+    fn write_text(&mut self, rec: &FlatRecord) -> io::Result<()> {
+        let Some(t) = &mut self.table else {
+            return Ok(());
+        };
+        let idx = t.idx;
+        let mut row = Vec::with_capacity(t.widths.len());
+        self.cell.clear();
+        crate::value::push_int(&mut self.cell, idx as i64);
+        row.push(fit_cell(&self.cell, t.widths[0]));
+        let view = RecordView::new(rec);
+        for (c, w) in self.columns.iter().zip(&t.widths[1..]) {
+            self.cell.clear();
+            table_text(&mut self.cell, &c.value(&view), &mut self.scratch);
+            row.push(fit_cell(&self.cell, *w));
+        }
+        t.rows.push(row);
+        t.idx += 1;
+        if idx > 0 && idx % CHUNK_ROWS == 0 {
+            self.flush_table()?;
+        }
+        Ok(())
+    }
+
+    fn flush_table(&mut self) -> io::Result<()> {
+        let Some(t) = &mut self.table else {
+            return Ok(());
+        };
+        if t.rows.is_empty() {
+            return Ok(());
+        }
+        let headers: &[&str] = if t.first { &t.headers } else { &[] };
+        let text = github_table(headers, &t.rows);
+        t.first = false;
+        t.rows.clear();
+        self.buf.extend_from_slice(text.as_bytes());
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Ends a trace: prints the last text table of the trace.
+    pub fn end_trace(&mut self) -> io::Result<()> {
+        self.flush_table()?;
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Closes the output (the JSON array) and returns the writer, flushed.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.flush_table()?;
+        if self.opts.json_array && matches!(self.opts.mode, OutputMode::Json | OutputMode::Flatjson)
+        {
+            self.buf
+                .extend_from_slice(if self.array_open { b"]" } else { b"[]" });
+        }
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    /// Flushes what has been written so far to the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()
+    }
+}
+
+/// A JSON object layout compiled to literal byte runs between values: `steps[i] = (bytes before value, column)`,
+/// then `tail`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Program {
+    steps: Vec<(Vec<u8>, usize)>,
+    tail: Vec<u8>,
+}
+
+impl Program {
+    fn compile(nodes: &[Node]) -> Program {
+        fn walk(nodes: &[Node], pending: &mut Vec<u8>, steps: &mut Vec<(Vec<u8>, usize)>) {
+            pending.push(b'{');
+            for (i, n) in nodes.iter().enumerate() {
+                if i > 0 {
+                    pending.extend_from_slice(b", ");
+                }
+                match n {
+                    Node::Leaf { json_key, col } => {
+                        pending.extend_from_slice(json_key);
+                        steps.push((std::mem::take(pending), *col));
+                    }
+                    Node::Group { json_key, children } => {
+                        pending.extend_from_slice(json_key);
+                        walk(children, pending, steps);
+                    }
+                }
+            }
+            pending.push(b'}');
+        }
+        let mut p = Program::default();
+        let mut pending = Vec::new();
+        walk(nodes, &mut pending, &mut p.steps);
+        p.tail = pending;
+        p
+    }
+
+    fn run(&self, out: &mut Vec<u8>, cols: &[Column], rec: &RecordView<'_>, scratch: &mut String) {
+        for (lit, col) in &self.steps {
+            out.extend_from_slice(lit);
+            json_value(out, &cols[*col].value(rec), scratch);
+        }
+        out.extend_from_slice(&self.tail);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn plan_text(nodes: &[Node]) -> String {
+        let mut s = String::from("{");
+        for (i, n) in nodes.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            match n {
+                Node::Leaf { json_key, col } => {
+                    s.push_str(&String::from_utf8_lossy(&json_key[..json_key.len() - 2]));
+                    s.push_str(&format!("={col}"));
+                }
+                Node::Group { json_key, children } => {
+                    s.push_str(&String::from_utf8_lossy(&json_key[..json_key.len() - 2]));
+                    s.push_str(&plan_text(children));
+                }
+            }
+        }
+        s.push('}');
+        s
+    }
+
+    #[test]
+    fn nesting_follows_dotty_dict() {
+        // Expected shapes produced by dotty-dict 1.3.1 (values empty strings).
+        assert_eq!(
+            plan_text(&nest(&keys(&["a.b", "c", "a.d"]))),
+            r#"{"a"{"b"=0,"d"=2},"c"=1}"#
+        );
+        assert_eq!(
+            plan_text(&nest(&keys(&["proc", "proc.pid"]))),
+            r#"{"proc"{"pid"=1}}"#
+        );
+        assert_eq!(
+            plan_text(&nest(&keys(&["proc.pid", "proc"]))),
+            r#"{"proc"=1}"#
+        );
+        assert_eq!(plan_text(&nest(&keys(&["a..b"]))), r#"{"a"{""{"b"=0}}}"#);
+        assert_eq!(plan_text(&nest(&keys(&["", "x"]))), r#"{""=0,"x"=1}"#);
+    }
+
+    #[test]
+    fn text_mode_rejects_keys_without_width() {
+        let mut o = PrintOptions::new(OutputMode::Str);
+        o.fields = Some(keys(&["proc.pid", "proc.name"]));
+        let err = Printer::new(o.clone(), Vec::new())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("proc.name"), "{err}");
+        o.fields = Some(keys(&["nope"]));
+        assert!(Printer::new(o, Vec::new()).is_err());
+    }
+
+    #[test]
+    fn default_columns_and_widths() {
+        let p =
+            Printer::new(PrintOptions::new(OutputMode::Str), Vec::new()).map_err(|e| e.to_string());
+        let p = p
+            .as_ref()
+            .map_err(String::clone)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.keys(), DEFAULT_FIELDS);
+        let t = p
+            .table
+            .as_ref()
+            .map(|t| t.widths.clone())
+            .unwrap_or_default();
+        assert_eq!(t, vec![6, 21, 2, 20, 20, 8, 8, 8, 14, 45, 8, 8, 12]);
+        let mut o = PrintOptions::new(OutputMode::Str);
+        o.k8s_events = true;
+        let p = Printer::new(o, Vec::new())
+            .map_err(|e| e.to_string())
+            .unwrap_or_else(|e| panic!("{e}"));
+        // wf = (80 - 40) / 174: only the 100-wide message column scales above 8 (int(22.98) = 22).
+        assert_eq!(
+            p.table
+                .as_ref()
+                .map(|t| t.widths.clone())
+                .unwrap_or_default(),
+            vec![6, 21, 2, 25, 26, 22]
+        );
+    }
+}

@@ -1,0 +1,701 @@
+//! The value of each exported field for one flattened record, as the reference `SFFormatter._flatten` computes it.
+//!
+//! Values borrow from the record; derived strings (op flags, ISO times, addresses, resources) stay symbolic until a
+//! writer renders them, so no per-record allocation happens here.
+
+use sysflow_format::flags::{op_flags_str, time::write_iso8601_py, write_ipv4};
+use sysflow_format::{
+    Container, File, FlatRecord, Header, Layout, OptionalField, Pod, Process, Record, RecordKind,
+    Service,
+};
+
+use crate::fields::Field;
+
+/// A field value, typed like the Python value the reference puts in its dict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// Python `None` (JSON `null`, empty CSV cell, empty table cell).
+    Null,
+    /// A Python `int`.
+    Int(i64),
+    /// A Python `bool` (`true`/`True`/`1` in JSON/CSV/table).
+    Bool(bool),
+    /// A string stored in the record.
+    Str(&'a str),
+    /// `chr(restype)` of a file; invalid code points render as U+FFFD.
+    Char(i32),
+    /// `getOpFlagsStr(opFlags)`.
+    OpFlags(i32),
+    /// `getTimeStrIso8601(ts)`.
+    Iso(i64),
+    /// `getIpIntStr(ip)`.
+    Ipv4(i64),
+    /// `getNetFlowStr(flow)`: `sip:sport-dip:dport`.
+    NetRes {
+        /// Source address.
+        sip: i32,
+        /// Source port.
+        sport: i32,
+        /// Destination address.
+        dip: i32,
+        /// Destination port.
+        dport: i32,
+    },
+    /// The resource of a file flow or event: `path` + `", " + newpath` when the second file is known.
+    FileRes(Option<&'a str>, Option<&'a str>),
+    /// `getEnvStr(env)`: entries joined with `;`, skipping `""` and `"="`.
+    Env(&'a [String]),
+    /// A list of IPv4 addresses (`pod.hostip`, `pod.internalip`).
+    IpList(&'a [i64]),
+    /// The services of a pod, as the reference's `_obj_to_dict`.
+    Services(&'a [Service]),
+    /// The empty tuple `()` of `tags`.
+    EmptyTuple,
+}
+
+impl Value<'_> {
+    /// Python truthiness of the value (used by the nesting rules of dotty-dict).
+    pub fn truthy(&self) -> bool {
+        match *self {
+            Value::Null | Value::EmptyTuple => false,
+            Value::Int(i) => i != 0,
+            Value::Bool(b) => b,
+            Value::Str(s) => !s.is_empty(),
+            Value::Char(_)
+            | Value::OpFlags(_)
+            | Value::Iso(_)
+            | Value::Ipv4(_)
+            | Value::NetRes { .. } => true,
+            Value::FileRes(a, b) => a.is_some_and(|s| !s.is_empty()) || b.is_some(),
+            Value::Env(env) => env.iter().any(|e| !e.is_empty() && e != "="),
+            Value::IpList(l) => !l.is_empty(),
+            Value::Services(s) => !s.is_empty(),
+        }
+    }
+
+    /// Whether the value is a string in Python (as opposed to int, bool, None, list, tuple).
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self,
+            Value::Str(_)
+                | Value::Char(_)
+                | Value::OpFlags(_)
+                | Value::Iso(_)
+                | Value::Ipv4(_)
+                | Value::NetRes { .. }
+                | Value::FileRes(..)
+                | Value::Env(_)
+        )
+    }
+
+    /// Appends the text of a string value (see [`Value::is_text`]) to `out`; other values append nothing.
+    pub fn write_text(&self, out: &mut String) {
+        match *self {
+            Value::Str(s) => out.push_str(s),
+            Value::Char(c) => out.push(char::from_u32(c as u32).unwrap_or('\u{fffd}')),
+            Value::OpFlags(f) => out.push_str(&op_flags_str(f)),
+            Value::Iso(ts) => write_iso8601_py(out, ts),
+            Value::Ipv4(ip) => write_ipv4(out, ip),
+            Value::NetRes {
+                sip,
+                sport,
+                dip,
+                dport,
+            } => {
+                write_ipv4(out, sip as i64);
+                out.push(':');
+                push_int(out, sport as i64);
+                out.push('-');
+                write_ipv4(out, dip as i64);
+                out.push(':');
+                push_int(out, dport as i64);
+            }
+            Value::FileRes(a, b) => {
+                if let Some(a) = a {
+                    out.push_str(a);
+                }
+                if let Some(b) = b {
+                    out.push_str(", ");
+                    out.push_str(b);
+                }
+            }
+            Value::Env(env) => {
+                let mut first = true;
+                for e in env.iter().filter(|e| !e.is_empty() && *e != "=") {
+                    if !first {
+                        out.push(';');
+                    }
+                    first = false;
+                    out.push_str(e);
+                }
+            }
+            Value::Null
+            | Value::Int(_)
+            | Value::Bool(_)
+            | Value::IpList(_)
+            | Value::Services(_)
+            | Value::EmptyTuple => {}
+        }
+    }
+}
+
+/// Appends the decimal rendering of `v` to `out`.
+pub fn push_int(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    out.push_str(int_str(&mut buf, v));
+}
+
+/// Renders `v` in decimal into `buf`, returning the text.
+pub fn int_str(buf: &mut [u8; 20], v: i64) -> &str {
+    let neg = v < 0;
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if neg {
+        // 20 bytes hold the 19 digits of |i64::MIN| plus the sign.
+        i -= 1;
+        buf[i] = b'-';
+    }
+    // Only ASCII digits and '-' were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+/// The value of `field` for `rec`, as the reference `_flatten` computes it (with the documented deviations for
+/// NetworkEvent records and writer schemas that lack a field).
+pub fn field_value(field: Field, rec: &FlatRecord) -> Value<'_> {
+    RecordView::new(rec).get(field)
+}
+
+/// A record with its linked entities resolved once, for reading many fields.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    layout: Layout,
+    r: &'a Record,
+    kind: RecordKind,
+    proc: Option<&'a Process>,
+    pproc: Option<&'a Process>,
+    cont: Option<&'a Container>,
+    pod: Option<&'a Pod>,
+    header: Option<&'a Header>,
+    file: Option<&'a File>,
+    new_file: Option<&'a File>,
+}
+
+impl<'a> RecordView<'a> {
+    /// Resolves the entities of `rec`.
+    #[inline]
+    pub fn new(rec: &'a FlatRecord) -> Self {
+        RecordView {
+            layout: rec.layout,
+            r: &rec.record,
+            kind: rec.record.kind(),
+            proc: rec.process.as_deref(),
+            pproc: rec.parent.as_deref(),
+            cont: rec.container.as_deref(),
+            pod: rec.pod.as_deref(),
+            header: rec.header.as_deref(),
+            file: rec.file.as_deref(),
+            new_file: rec.new_file.as_deref(),
+        }
+    }
+
+    /// The value of `field` (see [`field_value`]).
+    pub fn get(&self, field: Field) -> Value<'a> {
+        use Field as F;
+        let RecordView {
+            layout,
+            r,
+            kind,
+            proc,
+            pproc,
+            cont,
+            pod,
+            header,
+            file,
+            new_file,
+        } = *self;
+        let int = |v: Option<i64>| v.map_or(Value::Null, Value::Int);
+        match field {
+            F::Version => Value::Str("4"),
+            F::Type => Value::Str(kind.code()),
+            F::State => match (proc, file) {
+                (Some(p), _) => Value::Str(p.state.symbol()),
+                (None, Some(f)) => Value::Str(f.state.symbol()),
+                _ => Value::Str(""),
+            },
+            F::OpFlags => r.op_flags().map_or(Value::Str(""), Value::OpFlags),
+            F::OpFlagsBitmap => r
+                .op_flags()
+                .map_or(Value::Str(""), |f| Value::Int(f as i64)),
+            F::Ret => match r {
+                Record::ProcessEvent(e) => Value::Int(e.ret as i64),
+                Record::FileEvent(e) => Value::Int(e.ret as i64),
+                Record::NetworkEvent(e) => Value::Int(e.ret as i64),
+                _ => Value::Null,
+            },
+            F::Ts => evflow_ts(r).map_or(Value::Str(""), Value::Iso),
+            F::TsUts => int(evflow_ts(r)),
+            F::EndTs => end_ts(r).map_or(Value::Str(""), Value::Iso),
+            F::EndTsUts => int(end_ts(r)),
+            F::ProcPid => int(proc.map(|p| p.oid.hpid)),
+            F::ProcTid => int(tid(r)),
+            F::ProcUid => int(proc.map(|p| p.uid as i64)),
+            F::ProcUser => s(proc.map(|p| p.user_name.as_str())),
+            F::ProcGid => int(proc.map(|p| p.gid as i64)),
+            F::ProcGroup => s(proc.map(|p| p.group_name.as_str())),
+            F::ProcCwd => s(proc
+                .filter(|_| layout.has(OptionalField::ProcessCwd))
+                .map(|p| p.cwd.as_str())),
+            F::ProcExe => s(proc.map(|p| p.exe.as_str())),
+            F::ProcArgs => s(proc.map(|p| p.exe_args.as_str())),
+            F::ProcTty => bool_or_empty(
+                proc.filter(|_| layout.has(OptionalField::ProcessTty))
+                    .map(|p| p.tty),
+            ),
+            F::ProcEntry => bool_or_empty(
+                proc.filter(|_| layout.has(OptionalField::ProcessEntry))
+                    .map(|p| p.entry),
+            ),
+            F::ProcEnv => match proc.filter(|_| layout.has(OptionalField::ProcessEnv)) {
+                Some(p) => Value::Env(&p.env),
+                None => Value::Str(""),
+            },
+            F::ProcCreateTs => int(proc.map(|p| p.oid.create_ts)),
+            F::PprocPid => int(pproc.map(|p| p.oid.hpid)),
+            F::PprocGid => int(pproc.map(|p| p.gid as i64)),
+            F::PprocUid => int(pproc.map(|p| p.uid as i64)),
+            F::PprocGroup => s(pproc.map(|p| p.group_name.as_str())),
+            F::PprocTty => bool_or_empty(
+                pproc
+                    .filter(|_| layout.has(OptionalField::ProcessTty))
+                    .map(|p| p.tty),
+            ),
+            F::PprocEntry => bool_or_empty(
+                pproc
+                    .filter(|_| layout.has(OptionalField::ProcessEntry))
+                    .map(|p| p.entry),
+            ),
+            F::PprocEnv => match pproc.filter(|_| layout.has(OptionalField::ProcessEnv)) {
+                Some(p) => Value::Env(&p.env),
+                None => Value::Str(""),
+            },
+            F::PprocUser => s(pproc.map(|p| p.user_name.as_str())),
+            F::PprocCwd => s(pproc
+                .filter(|_| layout.has(OptionalField::ProcessCwd))
+                .map(|p| p.cwd.as_str())),
+            F::PprocExe => s(pproc.map(|p| p.exe.as_str())),
+            F::PprocArgs => s(pproc.map(|p| p.exe_args.as_str())),
+            F::PprocCreateTs => pproc.map_or(Value::Str(""), |p| Value::Int(p.oid.create_ts)),
+            F::FileFd => match r {
+                Record::FileFlow(f) => Value::Int(f.fd as i64),
+                Record::NetworkFlow(f) if layout.has(OptionalField::NetworkFlowFd) => {
+                    Value::Int(f.fd as i64)
+                }
+                _ => Value::Str(""),
+            },
+            F::FilePath => s(file.map(|f| f.path.as_str())),
+            F::FileNewPath => s(new_file.map(|f| f.path.as_str())),
+            F::FileType => file.map_or(Value::Str(""), |f| Value::Char(f.restype)),
+            F::FileOpenFlags => match r {
+                Record::FileFlow(f) if layout.has(OptionalField::FileFlowOpenFlags) => {
+                    Value::Int(f.open_flags as i64)
+                }
+                _ => Value::Str(""),
+            },
+            F::NetProto => net(r).map_or(Value::Str(""), |n| Value::Int(n.proto as i64)),
+            F::NetSport => int(net(r).map(|n| n.sport as i64)),
+            F::NetDport => int(net(r).map(|n| n.dport as i64)),
+            F::NetSip => net(r).map_or(Value::Str(""), |n| Value::Ipv4(n.sip as i64)),
+            F::NetDip => net(r).map_or(Value::Str(""), |n| Value::Ipv4(n.dip as i64)),
+            F::Res => match kind {
+                RecordKind::FileFlow | RecordKind::FileEvent => Value::FileRes(
+                    Some(file.map_or("", |f| f.path.as_str())),
+                    new_file.map(|f| f.path.as_str()),
+                ),
+                _ => match net(r) {
+                    Some(n) => Value::NetRes {
+                        sip: n.sip,
+                        sport: n.sport,
+                        dip: n.dip,
+                        dport: n.dport,
+                    },
+                    None => Value::Str(""),
+                },
+            },
+            F::FlowRbytes | F::FlowRops | F::FlowWbytes | F::FlowWops => {
+                let counters = match r {
+                    Record::NetworkFlow(f) => Some((
+                        f.num_r_recv_bytes,
+                        f.num_r_recv_ops,
+                        f.num_w_send_bytes,
+                        f.num_w_send_ops,
+                    )),
+                    Record::FileFlow(f) => Some((
+                        f.num_r_recv_bytes,
+                        f.num_r_recv_ops,
+                        f.num_w_send_bytes,
+                        f.num_w_send_ops,
+                    )),
+                    _ => None,
+                };
+                int(counters.map(|(rb, ro, wb, wo)| match field {
+                    F::FlowRbytes => rb,
+                    F::FlowRops => ro,
+                    F::FlowWbytes => wb,
+                    _ => wo,
+                }))
+            }
+            F::PfNthreads => int(pf(r).map(|p| p.num_threads_cloned)),
+            F::PfNexits => int(pf(r).map(|p| p.num_threads_exited)),
+            F::PfNerrors => int(pf(r).map(|p| p.num_clone_errors)),
+            F::ContainerId => s(cont.map(|c| c.id.as_str())),
+            F::ContainerName => s(cont.map(|c| c.name.as_str())),
+            F::ContainerImageId => s(cont.map(|c| c.imageid.as_str())),
+            F::ContainerImage => s(cont.map(|c| c.image.as_str())),
+            F::ContainerType => s(cont.map(|c| c.container_type.symbol())),
+            F::ContainerPrivileged => bool_or_empty(
+                cont.filter(|_| layout.has(OptionalField::ContainerPrivileged))
+                    .map(|c| c.privileged),
+            ),
+            F::PodId => s(pod.map(|p| p.id.as_str())),
+            F::PodName => s(pod.map(|p| p.name.as_str())),
+            F::PodNname => s(pod.map(|p| p.node_name.as_str())),
+            F::PodHostIp => pod.map_or(Value::Str(""), |p| Value::IpList(&p.host_ip)),
+            F::PodInternalIp => pod.map_or(Value::Str(""), |p| Value::IpList(&p.internal_ip)),
+            F::PodNs => s(pod.map(|p| p.namespace.as_str())),
+            F::PodRstrtCnt => int(pod.map(|p| p.restart_count)),
+            F::PodServices => pod.map_or(Value::Str(""), |p| Value::Services(&p.services)),
+            F::NodeId => s(header.map(|h| h.exporter.as_str())),
+            F::NodeIp => s(header
+                .filter(|_| layout.has(OptionalField::HeaderIp))
+                .map(|h| h.ip.as_str())),
+            F::Filename => s(header
+                .filter(|_| layout.has(OptionalField::HeaderFilename))
+                .map(|h| h.filename.as_str())),
+            F::Schema => header.map_or(Value::Str(""), |h| Value::Int(h.version)),
+            F::Tags => Value::EmptyTuple,
+            F::K8sAction => match r {
+                Record::K8sEvent(k) => Value::Str(k.action.symbol()),
+                _ => Value::Str(""),
+            },
+            F::K8sKind => match r {
+                Record::K8sEvent(k) => Value::Str(k.kind.symbol()),
+                _ => Value::Str(""),
+            },
+            F::K8sMsg => match r {
+                Record::K8sEvent(k) => Value::Str(&k.message),
+                _ => Value::Str(""),
+            },
+        }
+    }
+}
+
+fn s(v: Option<&str>) -> Value<'_> {
+    v.map_or(Value::Str(""), Value::Str)
+}
+
+fn bool_or_empty(b: Option<bool>) -> Value<'static> {
+    b.map_or(Value::Str(""), Value::Bool)
+}
+
+/// `evflow.ts`: every event and flow has one; entities are never printed by sysprint and count as "no evflow".
+fn evflow_ts(r: &Record) -> Option<i64> {
+    if r.kind().is_entity() {
+        None
+    } else {
+        r.ts()
+    }
+}
+
+fn end_ts(r: &Record) -> Option<i64> {
+    match r {
+        Record::NetworkFlow(f) => Some(f.end_ts),
+        Record::FileFlow(f) => Some(f.end_ts),
+        Record::ProcessFlow(f) => Some(f.end_ts),
+        _ => None,
+    }
+}
+
+fn tid(r: &Record) -> Option<i64> {
+    match r {
+        Record::ProcessEvent(e) => Some(e.tid),
+        Record::NetworkFlow(e) => Some(e.tid),
+        Record::FileFlow(e) => Some(e.tid),
+        Record::FileEvent(e) => Some(e.tid),
+        Record::NetworkEvent(e) => Some(e.tid),
+        _ => None,
+    }
+}
+
+/// The network part of a network flow or (deviation: the reference crashes on them) a network event.
+struct Net {
+    proto: i32,
+    sip: i32,
+    sport: i32,
+    dip: i32,
+    dport: i32,
+}
+
+fn net(r: &Record) -> Option<Net> {
+    match r {
+        Record::NetworkFlow(f) => Some(Net {
+            proto: f.proto,
+            sip: f.sip,
+            sport: f.sport,
+            dip: f.dip,
+            dport: f.dport,
+        }),
+        Record::NetworkEvent(e) => Some(Net {
+            proto: e.proto,
+            sip: e.sip,
+            sport: e.sport,
+            dip: e.dip,
+            dport: e.dport,
+        }),
+        _ => None,
+    }
+}
+
+fn pf(r: &Record) -> Option<&sysflow_format::ProcessFlow> {
+    match r {
+        Record::ProcessFlow(p) => Some(p),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_render_in_decimal() {
+        let mut b = [0u8; 20];
+        assert_eq!(int_str(&mut b, 0), "0");
+        assert_eq!(int_str(&mut b, -1), "-1");
+        assert_eq!(int_str(&mut b, i64::MIN), "-9223372036854775808");
+        assert_eq!(int_str(&mut b, i64::MAX), "9223372036854775807");
+        assert_eq!(int_str(&mut b, 1531776747183578609), "1531776747183578609");
+    }
+
+    #[test]
+    fn text_of_derived_values() {
+        let mut s = String::new();
+        Value::NetRes {
+            sip: 16777343,
+            sport: 80,
+            dip: -215500022,
+            dport: 443,
+        }
+        .write_text(&mut s);
+        assert_eq!(s, "127.0.0.1:80-10.187.39.243:443");
+        s.clear();
+        let env = vec![
+            "".to_string(),
+            "A=1".to_string(),
+            "=".to_string(),
+            "B=2".to_string(),
+        ];
+        Value::Env(&env).write_text(&mut s);
+        assert_eq!(s, "A=1;B=2");
+        s.clear();
+        Value::FileRes(Some(""), Some("/b")).write_text(&mut s);
+        assert_eq!(s, ", /b");
+        assert!(!Value::Env(&env[..1]).truthy());
+        assert!(!Value::Str("").truthy());
+        assert!(Value::Bool(true).truthy());
+        assert!(!Value::Int(0).truthy());
+    }
+}
+
+/// Byte-level renderers of the derived values for the JSON fast path (the same text as [`Value::write_text`]).
+pub mod fast {
+    use sysflow_format::flags::op;
+    use sysflow_format::flags::time::civil_from_days;
+
+    /// Appends the decimal rendering of `v`.
+    #[inline]
+    pub fn int(out: &mut Vec<u8>, v: i64) {
+        let mut buf = [0u8; 20];
+        let neg = v < 0;
+        let mut n = v.unsigned_abs();
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if neg {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        out.extend_from_slice(&buf[i..]);
+    }
+
+    fn two(out: &mut Vec<u8>, v: u32) {
+        out.extend_from_slice(&[b'0' + (v / 10 % 10) as u8, b'0' + (v % 10) as u8]);
+    }
+
+    /// Appends Python's `datetime.utcfromtimestamp(ts / 1e9).isoformat()`: `modf` of the f64 seconds, microseconds
+    /// rounded half to even (with carry), `.ffffff` left out when 0.
+    pub fn iso(out: &mut Vec<u8>, ts_ns: i64) {
+        let t = ts_ns as f64 / 1e9;
+        let mut secs = t.trunc();
+        let frac = t - secs;
+        let x = frac * 1e6;
+        let mut us = x.round();
+        if (x - us).abs() == 0.5 {
+            us = 2.0 * (x / 2.0).round();
+        }
+        if us >= 1e6 {
+            us -= 1e6;
+            secs += 1.0;
+        } else if us < 0.0 {
+            us += 1e6;
+            secs -= 1.0;
+        }
+        let secs = secs as i64;
+        let us = us as u32;
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400) as u32;
+        let y = y.clamp(0, 9999) as u32;
+        two(out, y / 100);
+        two(out, y % 100);
+        out.push(b'-');
+        two(out, m);
+        out.push(b'-');
+        two(out, d);
+        out.push(b'T');
+        two(out, sod / 3600);
+        out.push(b':');
+        two(out, sod % 3600 / 60);
+        out.push(b':');
+        two(out, sod % 60);
+        if us != 0 {
+            out.push(b'.');
+            two(out, us / 10_000);
+            two(out, us / 100 % 100);
+            two(out, us % 100);
+        }
+    }
+
+    /// Appends `getOpFlagsStr(flags)` (see `sysflow_format::flags::op_flags_str`).
+    pub fn opflags(out: &mut Vec<u8>, flags: i32) {
+        let start = out.len();
+        for (bit, name) in [
+            (op::MKDIR, &b"MKDIR"[..]),
+            (op::RMDIR, b"RMDIR"),
+            (op::LINK, b"LINK"),
+            (op::SYMLINK, b"SYMLINK"),
+            (op::UNLINK, b"UNLINK"),
+            (op::RENAME, b"RENAME"),
+        ] {
+            if flags & bit != 0 {
+                out.extend_from_slice(name);
+            }
+        }
+        if out.len() > start {
+            return;
+        }
+        for (bit, name) in [
+            (op::CLONE, &b"CLONE"[..]),
+            (op::EXEC, b"EXEC"),
+            (op::EXIT, b"EXIT"),
+            (op::SETUID, b"SETUID"),
+        ] {
+            if flags & bit != 0 {
+                out.extend_from_slice(name);
+            }
+        }
+        if out.len() > start {
+            return;
+        }
+        for (bit, c) in [
+            (op::OPEN, b'O'),
+            (op::ACCEPT, b'A'),
+            (op::CONNECT, b'C'),
+            (op::WRITE_SEND, b'W'),
+            (op::READ_RECV, b'R'),
+            (op::SETNS, b'N'),
+            (op::MMAP, b'M'),
+            (op::SHUTDOWN, b'S'),
+            (op::CLOSE, b'C'),
+            (op::TRUNCATE, b'T'),
+            (op::DIGEST, b'D'),
+        ] {
+            out.push(if flags & bit != 0 { c } else { b' ' });
+        }
+    }
+
+    /// Appends the dotted-quad rendering of a SysFlow IPv4 address.
+    pub fn ipv4(out: &mut Vec<u8>, ip: i64) {
+        for i in 0..4 {
+            if i > 0 {
+                out.push(b'.');
+            }
+            let o = ((ip >> (8 * i)) & 0xff) as u8;
+            if o >= 100 {
+                out.push(b'0' + o / 100);
+            }
+            if o >= 10 {
+                out.push(b'0' + o / 10 % 10);
+            }
+            out.push(b'0' + o % 10);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use sysflow_format::flags::{ipv4_str, op_flags_str, time::iso8601_py};
+
+        fn s(f: impl FnOnce(&mut Vec<u8>)) -> String {
+            let mut v = Vec::new();
+            f(&mut v);
+            String::from_utf8(v).unwrap_or_default()
+        }
+
+        #[test]
+        fn iso_agrees_with_the_format_library() {
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let mut samples = vec![
+                0i64,
+                1,
+                -1,
+                999_999_500,
+                1554914834717699659,
+                1_000_000_000_000_000_000,
+                i64::MAX,
+            ];
+            for _ in 0..20000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                samples.push((x % 2_000_000_000_000_000_000) as i64);
+                samples.push(1_500_000_000_000_000_000 + (x % 1_000_000_000) as i64 * 500);
+            }
+            for ts in samples {
+                assert_eq!(s(|o| super::iso(o, ts)), iso8601_py(ts), "ts {ts}");
+            }
+        }
+
+        #[test]
+        fn opflags_and_ips_agree_with_the_format_library() {
+            for f in (0..1 << 15).chain([1 << 15, 1 << 20 | 3, 9344, 1856, -1]) {
+                assert_eq!(s(|o| super::opflags(o, f)), op_flags_str(f), "flags {f}");
+            }
+            for ip in [0i64, 16777343, -215500022, 1681631424, -1, 0xffff_ffff] {
+                assert_eq!(s(|o| super::ipv4(o, ip)), ipv4_str(ip));
+            }
+            assert_eq!(s(|o| super::int(o, i64::MIN)), i64::MIN.to_string());
+        }
+    }
+}
