@@ -57,7 +57,7 @@ pub enum Command {
     Process(sysflow_processor::cli::ProcessArgs),
     /// Ship finished trace files from the collector's directory to an S3-compatible object store (the reference
     /// `sf-exporter`).
-    Export(sysflow_export::ExportArgs),
+    Export(Box<sysflow_export::ExportArgs>),
     /// Write a realistic synthetic trace (for demos, tests and benchmarks).
     Generate(GenerateArgs),
     /// Read traces and count their records by type (decode only, or through the flattened reader).
@@ -148,7 +148,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
         Command::Print(a) => print(&a),
         Command::Process(a) => process(a),
         Command::Export(a) => {
-            sysflow_export::run(a)?;
+            sysflow_export::run(*a)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(a) => generate(&a),

@@ -96,7 +96,9 @@ impl FlatRecord {
     /// The record's process, its parent and its further ancestors, nearest first.
     pub fn lineage(&self) -> impl Iterator<Item = &Arc<Process>> {
         let proc = self.process.as_ref();
-        proc.into_iter().chain(proc.and(self.parent.as_ref())).chain(self.ancestors.iter())
+        proc.into_iter()
+            .chain(proc.and(self.parent.as_ref()))
+            .chain(self.ancestors.iter())
     }
 
     /// The record's kind.
@@ -168,7 +170,11 @@ impl Flattener {
         let Some(proc) = self.processes.get(oid).cloned() else {
             return;
         };
-        out.parent = proc.poid.as_ref().and_then(|p| self.processes.get(p)).cloned();
+        out.parent = proc
+            .poid
+            .as_ref()
+            .and_then(|p| self.processes.get(p))
+            .cloned();
         if let Some(parent) = out.parent.clone() {
             let chain = self.ancestors_of(&parent);
             // In a damaged trace the process may be its own ancestor: cut the chain before it.
@@ -193,14 +199,19 @@ impl Flattener {
             let Some(p) = self.processes.get(&oid) else {
                 break;
             };
-            if chain.len() >= MAX_ANCESTORS || oid == parent.oid || chain.iter().any(|c| c.oid == oid) {
+            if chain.len() >= MAX_ANCESTORS
+                || oid == parent.oid
+                || chain.iter().any(|c| c.oid == oid)
+            {
                 break;
             }
             chain.push(p.clone());
             cur = p.poid;
         }
         let arc: Arc<[Arc<Process>]> = if chain.is_empty() {
-            self.no_ancestors.get_or_insert_with(|| Arc::from(Vec::new())).clone()
+            self.no_ancestors
+                .get_or_insert_with(|| Arc::from(Vec::new()))
+                .clone()
         } else {
             Arc::from(chain)
         };
@@ -230,7 +241,10 @@ impl Flattener {
             process: None,
             file: None,
             new_file: None,
-            ancestors: self.no_ancestors.get_or_insert_with(|| Arc::from(Vec::new())).clone(),
+            ancestors: self
+                .no_ancestors
+                .get_or_insert_with(|| Arc::from(Vec::new()))
+                .clone(),
             layout,
         }
     }
@@ -327,21 +341,38 @@ mod tests {
 
     fn proc(pid: i64, parent: Option<i64>) -> Record {
         Record::Process(Process {
-            oid: Oid { create_ts: 0, hpid: pid },
-            poid: parent.map(|p| Oid { create_ts: 0, hpid: p }),
+            oid: Oid {
+                create_ts: 0,
+                hpid: pid,
+            },
+            poid: parent.map(|p| Oid {
+                create_ts: 0,
+                hpid: p,
+            }),
             exe: format!("/bin/p{pid}"),
             ..Default::default()
         })
     }
 
     fn event(pid: i64) -> Record {
-        Record::ProcessEvent(ProcessEvent { proc_oid: Oid { create_ts: 0, hpid: pid }, ..Default::default() })
+        Record::ProcessEvent(ProcessEvent {
+            proc_oid: Oid {
+                create_ts: 0,
+                hpid: pid,
+            },
+            ..Default::default()
+        })
     }
 
     #[test]
     fn links_the_whole_lineage_and_resets_on_headers() {
         let mut f = Flattener::new();
-        for r in [proc(1, None), proc(2, Some(1)), proc(3, Some(2)), proc(4, Some(3))] {
+        for r in [
+            proc(1, None),
+            proc(2, Some(1)),
+            proc(3, Some(2)),
+            proc(4, Some(3)),
+        ] {
             assert!(f.push(r, Layout::V5).is_none());
         }
         let flat = f.push(event(4), Layout::V5).unwrap();
@@ -352,7 +383,12 @@ mod tests {
         // A process record invalidates cached chains: re-parent 2 under a new root.
         f.push(proc(9, None), Layout::V5);
         f.push(proc(2, Some(9)), Layout::V5);
-        let pids: Vec<i64> = f.push(event(4), Layout::V5).unwrap().lineage().map(|p| p.oid.hpid).collect();
+        let pids: Vec<i64> = f
+            .push(event(4), Layout::V5)
+            .unwrap()
+            .lineage()
+            .map(|p| p.oid.hpid)
+            .collect();
         assert_eq!(pids, [4, 3, 2, 9]);
         // A header starts a new segment: nothing is known any more.
         f.push(Record::Header(Header::default()), Layout::V5);
