@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+
+pub mod run;
 use clap::{Parser, Subcommand};
 
 /// The tools this binary can act as.
@@ -21,6 +23,8 @@ pub enum Tool {
     Sysprint,
     /// The reference `sfprocessor` (Go-style single-dash flags).
     Sfprocessor,
+    /// The reference `sysporter` (the collector).
+    Sysporter,
 }
 
 impl Tool {
@@ -33,6 +37,7 @@ impl Tool {
         match name {
             "sysprint" => Tool::Sysprint,
             "sfprocessor" => Tool::Sfprocessor,
+            "sysporter" => Tool::Sysporter,
             _ => Tool::Sysflow,
         }
     }
@@ -58,6 +63,12 @@ pub enum Command {
     /// Ship finished trace files from the collector's directory to an S3-compatible object store (the reference
     /// `sf-exporter`).
     Export(Box<sysflow_export::ExportArgs>),
+    /// Capture the host live with eBPF into rotated trace files and/or the processor's socket (the reference
+    /// `sysporter`, same flags).
+    Collect(sysflow_collector::CollectArgs),
+    /// The whole pipeline in one process: live capture, policy engine with the default (or given) policies, alerts
+    /// on the terminal, traces rotated under a local directory.
+    Run(run::RunArgs),
     /// Write a realistic synthetic trace (for demos, tests and benchmarks).
     Generate(GenerateArgs),
     /// Read traces and count their records by type (decode only, or through the flattened reader).
@@ -104,6 +115,9 @@ pub fn main_as(tool: Tool, args: Vec<OsString>) -> ExitCode {
         Tool::Sysprint => sysflow_print::SysprintArgs::try_parse_from(&args)
             .map_err(exit_clap)
             .and_then(|a| print(&a)),
+        Tool::Sysporter => SysporterCli::try_parse_from(&args)
+            .map_err(exit_clap)
+            .and_then(|c| collect(c.args)),
         Tool::Sfprocessor => sysflow_processor::cli::ProcessArgs::try_parse_go_style(&args)
             .map_err(exit_clap)
             .and_then(process),
@@ -147,6 +161,8 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Print(a) => print(&a),
         Command::Process(a) => process(a),
+        Command::Collect(a) => collect(a),
+        Command::Run(a) => run::run(a),
         Command::Export(a) => {
             sysflow_export::run(*a)?;
             Ok(ExitCode::SUCCESS)
@@ -159,6 +175,19 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
 fn print(args: &sysflow_print::SysprintArgs) -> Result<ExitCode> {
     let status = sysflow_print::run(args)?;
     Ok(ExitCode::from(status.exit_code()))
+}
+
+/// `sysporter`: the collector's flags at the top level.
+#[derive(Debug, Parser)]
+#[command(name = "sysporter", about = "SysFlow collector: live capture with CO-RE eBPF")]
+struct SysporterCli {
+    #[command(flatten)]
+    args: sysflow_collector::CollectArgs,
+}
+
+fn collect(args: sysflow_collector::CollectArgs) -> Result<ExitCode> {
+    sysflow_collector::run(args)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn process(args: sysflow_processor::cli::ProcessArgs) -> Result<ExitCode> {

@@ -329,6 +329,37 @@ pub enum Driver {
     File(FileDriver),
     /// Unix socket stream.
     Socket(SocketDriver),
+    /// Records handed over in the same process (the collector in `sysflow run`).
+    Channel(ChannelDriver),
+}
+
+/// Receives batches of records from another part of the same process (no socket, no encoding).
+#[derive(Debug, Clone)]
+pub struct ChannelDriver {
+    /// Where the batches come from; the driver ends when every sender is dropped.
+    pub rx: crossbeam_channel::Receiver<InputBatch>,
+}
+
+impl ChannelDriver {
+    /// Forwards batches downstream until the senders are gone or `stop` is raised (then what is queued is drained).
+    pub fn run(&self, tx: &Sender<InputBatch>, stop: &AtomicBool, counter: &Counter) -> Result<()> {
+        loop {
+            match self.rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(batch) => {
+                    counter.add(batch.len() as u64);
+                    if tx.send(batch).is_err() {
+                        return Ok(());
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) && self.rx.is_empty() {
+                        return Ok(());
+                    }
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }
 }
 
 impl Driver {
@@ -337,6 +368,7 @@ impl Driver {
         match self {
             Driver::File(_) => "file",
             Driver::Socket(_) => "socket",
+            Driver::Channel(_) => "channel",
         }
     }
 }

@@ -175,6 +175,7 @@ impl Pipeline {
         let driver_counter = stats.stage(match &driver {
             Driver::File(_) => "File driver",
             Driver::Socket(_) => "Socket driver",
+            Driver::Channel(_) => "Channel driver",
         });
         let socket = match &driver {
             Driver::Socket(s) => Some(s.bind()?),
@@ -182,6 +183,7 @@ impl Pipeline {
                 f.check()?;
                 None
             }
+            Driver::Channel(_) => None,
         };
         {
             let stop = Arc::clone(&stop);
@@ -193,6 +195,7 @@ impl Pipeline {
                         (Driver::File(f), _) => f.run(&root_tx, &stop, &counter),
                         (Driver::Socket(s), Some(sock)) => s.run(sock, &root_tx, &stop, &counter),
                         (Driver::Socket(_), None) => Err(anyhow!("socket not bound")),
+                        (Driver::Channel(c), _) => c.run(&root_tx, &stop, &counter),
                     })?;
             threads.push(("driver".into(), handle));
         }

@@ -3,6 +3,10 @@
 
 mod common;
 
+/// rsyslog instances of different tests interfere under load (ports picked by bind-and-drop can collide):
+/// the tests of this file run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -149,6 +153,7 @@ fn run_syslog(dir: &Path, res: &Path, proto: &str, port: u16, log: &Path) {
 
 #[test]
 fn syslog_udp_and_tcp_to_rsyslog() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(res) = resources() else { return };
     if rsyslogd().is_none() {
         eprintln!("SKIP: rsyslogd not installed (apt-get install rsyslog rsyslog-gnutls)");
@@ -169,6 +174,7 @@ input(type="imtcp" address="127.0.0.1" port="{tcp}")"#
 
 #[test]
 fn syslog_tls_to_rsyslog() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(res) = resources() else { return };
     if rsyslogd().is_none()
         || !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so").exists() && !has_gtls()
@@ -227,6 +233,7 @@ fn has_gtls() -> bool {
 
 #[test]
 fn syslog_tcp_reconnects_after_an_outage() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     use sysflow_processor::config::{ExportTarget, SyslogConfig, SyslogProto};
     use sysflow_processor::transport::Transport;
     if rsyslogd().is_none() {
