@@ -179,7 +179,10 @@ fn print(args: &sysflow_print::SysprintArgs) -> Result<ExitCode> {
 
 /// `sysporter`: the collector's flags at the top level.
 #[derive(Debug, Parser)]
-#[command(name = "sysporter", about = "SysFlow collector: live capture with CO-RE eBPF")]
+#[command(
+    name = "sysporter",
+    about = "SysFlow collector: live capture with CO-RE eBPF"
+)]
 struct SysporterCli {
     #[command(flatten)]
     args: sysflow_collector::CollectArgs,

@@ -24,7 +24,12 @@ pub const DEFAULT_POLICIES: &str = include_str!("../policies/default.yaml");
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Directory for the rotated trace files (created if missing).
-    #[arg(short = 'w', long = "dir", default_value = "sysflow-traces", value_name = "DIR")]
+    #[arg(
+        short = 'w',
+        long = "dir",
+        default_value = "sysflow-traces",
+        value_name = "DIR"
+    )]
     pub dir: PathBuf,
     /// Policy files or directories (default: the built-in policies).
     #[arg(long = "policies", value_name = "PATH")]
@@ -103,10 +108,12 @@ fn pipeline_json(policies: &[PathBuf], mode: &str, format: &str) -> String {
 
 /// Runs capture and policy evaluation until stopped.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let policies = if args.policies.is_empty() {
         let p = args.dir.join(".sysflow-default-policies.yaml");
-        std::fs::write(&p, DEFAULT_POLICIES).with_context(|| format!("cannot write {}", p.display()))?;
+        std::fs::write(&p, DEFAULT_POLICIES)
+            .with_context(|| format!("cannot write {}", p.display()))?;
         vec![p]
     } else {
         args.policies.clone()
@@ -128,9 +135,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .spawn(move || pipeline.run(Driver::Channel(ChannelDriver { rx }), engine_stop))?;
 
     let host = args.exporter_id.clone().unwrap_or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default()
     });
-    let header = Header { version: 5, exporter: host, ip: "NA".into(), filename: String::new() };
+    let header = Header {
+        version: 5,
+        exporter: host,
+        ip: "NA".into(),
+        filename: String::new(),
+    };
     let mut opts = LiveOptions::new(header);
     opts.rotate_secs = args.interval;
     opts.probe.ignore_pid = std::process::id();
@@ -141,7 +155,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let sink = MultiSink {
         sinks: vec![
             Box::new(FileSink::new(FileNaming::new(dir))),
-            Box::new(ChannelSink { tx, batch: Vec::with_capacity(ChannelSink::BATCH) }),
+            Box::new(ChannelSink {
+                tx,
+                batch: Vec::with_capacity(ChannelSink::BATCH),
+            }),
         ],
     };
     if let Some(secs) = args.duration {
@@ -157,7 +174,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let summary = sysflow_collector::run_live(opts, sink, &stop, None);
     // The collector is done (its sink, and so the channel, is dropped): the pipeline drains and ends.
     stop.store(true, Ordering::Relaxed);
-    let report = engine.join().map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))??;
+    let report = engine
+        .join()
+        .map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))??;
     summary.context("live capture")?;
     tracing::info!(?report, "sysflow run finished.");
     Ok(ExitCode::SUCCESS)
