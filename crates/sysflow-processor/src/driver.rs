@@ -93,6 +93,13 @@ impl FileDriver {
 
     /// Checks that the path exists (run before anything is started).
     pub fn check(&self) -> Result<()> {
+        if self.s3_location().is_some() {
+            if self.follow {
+                bail!("-follow is not supported on s3:// inputs");
+            }
+            s3_config_from_env()?;
+            return Ok(());
+        }
         let meta = std::fs::metadata(&self.path)
             .with_context(|| format!("input path {}", self.path.display()))?;
         if self.follow && !meta.is_dir() {
@@ -104,9 +111,21 @@ impl FileDriver {
         Ok(())
     }
 
+    /// The `bucket[/prefix]` of an `s3://bucket/prefix` input path, if it is one.
+    pub fn s3_location(&self) -> Option<String> {
+        let s = self.path.to_str()?;
+        s.strip_prefix("s3://")
+            .map(|l| l.trim_end_matches('/').to_string())
+    }
+
     /// Reads every record and sends it downstream. Stops early when `stop` is raised or the receiver is gone.
     pub fn run(&self, tx: &Sender<InputBatch>, stop: &AtomicBool, counter: &Counter) -> Result<()> {
         let mut out = Batcher::new(tx, counter);
+        if let Some(location) = self.s3_location() {
+            read_bucket(&location, &mut out, stop)?;
+            out.flush();
+            return Ok(());
+        }
         let meta = std::fs::metadata(&self.path)
             .with_context(|| format!("input path {}", self.path.display()))?;
         if !meta.is_dir() {
@@ -160,6 +179,72 @@ impl FileDriver {
         out.flush();
         Ok(())
     }
+}
+
+/// S3 settings of an `s3://` input, from the environment: `S3_ENDPOINT` (required), `S3_PORT` (443), `S3_SECURE`
+/// (true), `S3_ACCESS_KEY`/`S3_SECRET_KEY` (falling back to `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`), `S3_CA_CERT`.
+pub fn s3_config_from_env() -> Result<sysflow_export::S3Config> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let endpoint = var("S3_ENDPOINT")
+        .context("an s3:// input needs S3_ENDPOINT (and S3_PORT, S3_SECURE, keys)")?;
+    let args = sysflow_export::SysprintS3Args {
+        s3endpoint: Some(endpoint),
+        s3port: var("S3_PORT")
+            .map(|p| p.parse())
+            .transpose()
+            .context("S3_PORT")?
+            .unwrap_or(443),
+        s3accesskey: var("S3_ACCESS_KEY"),
+        s3secretkey: var("S3_SECRET_KEY"),
+        secure: !matches!(
+            var("S3_SECURE")
+                .as_deref()
+                .map(str::to_lowercase)
+                .as_deref(),
+            Some("false" | "0" | "no" | "n" | "f")
+        ),
+        cacert: var("S3_CA_CERT").map(PathBuf::from),
+    };
+    args.to_config()
+}
+
+/// Reads every object of `bucket[/prefix]` (in the reference's order) as a trace.
+fn read_bucket(location: &str, out: &mut Batcher<'_>, stop: &AtomicBool) -> Result<()> {
+    let cfg = s3_config_from_env()?;
+    let src = sysflow_export::S3Source::open(&cfg, location)
+        .with_context(|| format!("s3://{location}"))?;
+    for obj in src
+        .list()
+        .with_context(|| format!("cannot list s3://{location}"))?
+    {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let name = format!("s3://{}/{}", obj.bucket, obj.key);
+        info!(object = %name, "Reading trace object.");
+        let reader = match src
+            .reader(&obj)
+            .and_then(|r| Ok(TraceReader::new(std::io::BufReader::new(r))?))
+        {
+            Ok(r) => r.with_path(&name),
+            Err(e) => {
+                error!(object = %name, error = %format!("{e:#}"), "Cannot read the trace object.");
+                continue;
+            }
+        };
+        let layout = reader.layout();
+        for rec in reader {
+            match rec {
+                Ok(rec) => {
+                    if !out.push((rec, layout)) {
+                        return Ok(());
+                    }
+                }
+                Err(e) => error!(object = %name, error = %e, "Bad record in trace object."),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Regular files of a directory, sorted by name (the reference reads every file, not only `*.sf`).
