@@ -65,7 +65,7 @@ pub enum Command {
     Export(Box<sysflow_export::ExportArgs>),
     /// Capture the host live with eBPF into rotated trace files and/or the processor's socket (the reference
     /// `sysporter`, same flags).
-    Collect(sysflow_collector::CollectArgs),
+    Collect(Box<sysflow_collector::CollectArgs>),
     /// The whole pipeline in one process: live capture, policy engine with the default (or given) policies, alerts
     /// on the terminal, traces rotated under a local directory.
     Run(run::RunArgs),
@@ -161,7 +161,7 @@ fn dispatch(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Print(a) => print(&a),
         Command::Process(a) => process(a),
-        Command::Collect(a) => collect(a),
+        Command::Collect(a) => collect(*a),
         Command::Run(a) => run::run(a),
         Command::Export(a) => {
             sysflow_export::run(*a)?;
