@@ -4,7 +4,7 @@
 mod common;
 
 #[path = "../../sysflow-export/tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod s3;
 
 use common::*;
