@@ -37,7 +37,7 @@ fi
 
 export SYSFLOW_REF_SYSPRINT="$root/.venv-ref/bin/sysprint"
 export SYSFLOW_REQUIRE_REFERENCE=1
-if [ "$(id -u)" = 0 ]; then export SYSFLOW_TEST_REQUIRE_ROOT=1; fi
+if [ "$(id -u)" = 0 ]; then export SYSFLOW_TEST_REQUIRE_ROOT=1 SYSFLOW_TEST_REQUIRE_CLANG=1; fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
