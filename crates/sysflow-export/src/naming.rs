@@ -68,23 +68,8 @@ pub fn object_key(prefix: &str, meta: &NodeMetadata, basename: &str) -> String {
 fn epoch_date_dirs(basename: &str) -> Option<String> {
     let secs: i64 = basename.trim().parse().ok()?;
     let days = secs.div_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = sysflow_format::flags::time::civil_from_days(days);
     Some(format!("{y:04}/{m:02}/{d:02}"))
-}
-
-/// Converts days since 1970-01-01 into a proleptic Gregorian (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    // Howard Hinnant's days_from_civil inverse.
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// The reference ordering key of a path: the integer made of all its decimal digits
