@@ -55,7 +55,8 @@ set -e
 
 step "Fuzzing the decoders (bounded)"
 for t in container datum schema; do
-  ./fuzz/run.sh "$t" "${FUZZ_SECONDS:-45}" 2>&1 | tail -3
+  ./fuzz/run.sh "$t" "${FUZZ_SECONDS:-45}" > "target/fuzz-$t.log" 2>&1 || { tail -40 "target/fuzz-$t.log"; echo "fuzzing $t failed"; exit 1; }
+  grep -E '^Done [0-9]+ runs' "target/fuzz-$t.log" || tail -3 "target/fuzz-$t.log"
 done
 
 # One summary line that CI understands.
