@@ -19,7 +19,7 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
     # clang/llvm/libelf/bpftool: the collector's BPF object; rsyslog: the syslog exporter's tests.
     apt-get install -y -qq --no-install-recommends \
       clang llvm libelf-dev zlib1g-dev pkg-config bpftool \
-      rsyslog rsyslog-gnutls python3-venv >/dev/null
+      rsyslog rsyslog-gnutls openssl python3-venv >/dev/null
   else
     echo "not root: skipping apt-get (root-only tests will skip)"
   fi
