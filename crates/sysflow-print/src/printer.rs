@@ -210,6 +210,7 @@ pub struct Printer<W: Write> {
     opts: PrintOptions,
     columns: Vec<Column>,
     program: Program,
+    sections: SectionCache,
     table: Option<TableState>,
     buf: Vec<u8>,
     scratch: String,
@@ -299,12 +300,14 @@ impl<W: Write> Printer<W> {
                 })
                 .collect();
             Program::compile(&flat)
-        };
+        }
+        .grouped(&columns);
         Ok(Printer {
             out,
             opts,
             columns,
             program,
+            sections: SectionCache::default(),
             table,
             buf: Vec::with_capacity(1 << 16),
             scratch: String::new(),
@@ -359,8 +362,14 @@ impl<W: Write> Printer<W> {
             self.array_open = true;
         }
         let view = RecordView::new(rec);
-        self.program
-            .run(&mut self.buf, &self.columns, &view, &mut self.scratch);
+        self.program.run(
+            &mut self.buf,
+            &self.columns,
+            &view,
+            rec,
+            &mut self.sections,
+            &mut self.scratch,
+        );
         if !self.opts.json_array {
             self.buf.push(b'\n');
         }
@@ -489,6 +498,133 @@ impl<W: Write> Printer<W> {
 struct Program {
     steps: Vec<(Vec<u8>, usize)>,
     tail: Vec<u8>,
+    /// `steps` regrouped: runs of columns that depend on one entity only are rendered once per entity.
+    plan: Vec<Step>,
+}
+
+/// The entity a column's value depends on, alone (with the file's layout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Process,
+    Parent,
+    Container,
+    Pod,
+    Header,
+}
+
+impl Source {
+    fn of(field: Option<Field>) -> Option<Source> {
+        use Field as F;
+        Some(match field? {
+            F::ProcPid
+            | F::ProcUid
+            | F::ProcUser
+            | F::ProcGid
+            | F::ProcGroup
+            | F::ProcCwd
+            | F::ProcExe
+            | F::ProcArgs
+            | F::ProcTty
+            | F::ProcEntry
+            | F::ProcEnv
+            | F::ProcCreateTs => Source::Process,
+            F::PprocPid
+            | F::PprocGid
+            | F::PprocUid
+            | F::PprocGroup
+            | F::PprocTty
+            | F::PprocEntry
+            | F::PprocEnv
+            | F::PprocUser
+            | F::PprocCwd
+            | F::PprocExe
+            | F::PprocArgs
+            | F::PprocCreateTs => Source::Parent,
+            F::ContainerId
+            | F::ContainerName
+            | F::ContainerImageId
+            | F::ContainerImage
+            | F::ContainerType
+            | F::ContainerPrivileged => Source::Container,
+            F::PodId
+            | F::PodName
+            | F::PodNname
+            | F::PodHostIp
+            | F::PodInternalIp
+            | F::PodNs
+            | F::PodRstrtCnt
+            | F::PodServices => Source::Pod,
+            F::NodeId | F::NodeIp | F::Filename | F::Schema => Source::Header,
+            _ => return None,
+        })
+    }
+}
+
+/// One step of a JSON program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// A literal (keys, braces, separators) followed by one column's value.
+    One(Vec<u8>, usize),
+    /// Consecutive columns of one entity, rendered once per entity and layout, then copied.
+    Section {
+        source: Source,
+        slot: usize,
+        items: Vec<(Vec<u8>, usize)>,
+    },
+}
+
+/// Entries per section slot (direct-mapped by the entity's address).
+const SECTION_WAYS: usize = 64;
+
+/// Holds the entity it was rendered from, so that the address used as key cannot be reused meanwhile (the value
+/// is only kept, never read).
+#[allow(dead_code)]
+#[derive(Debug, Clone)]
+enum KeepAlive {
+    Process(std::sync::Arc<sysflow_format::Process>),
+    Container(std::sync::Arc<sysflow_format::Container>),
+    Pod(std::sync::Arc<sysflow_format::Pod>),
+    Header(std::sync::Arc<sysflow_format::Header>),
+}
+
+#[derive(Debug)]
+struct SectionEntry {
+    addr: usize,
+    layout: sysflow_format::Layout,
+    _keep: Option<KeepAlive>,
+    bytes: Vec<u8>,
+}
+
+/// Rendered entity sections, by slot and entity.
+#[derive(Debug, Default)]
+struct SectionCache {
+    entries: Vec<Option<SectionEntry>>,
+}
+
+fn entity_key(source: Source, rec: &FlatRecord) -> (usize, Option<KeepAlive>) {
+    use std::sync::Arc;
+    fn addr<T>(a: &Arc<T>) -> usize {
+        Arc::as_ptr(a) as usize
+    }
+    match source {
+        Source::Process => rec.process.as_ref().map_or((0, None), |a| {
+            (addr(a), Some(KeepAlive::Process(a.clone())))
+        }),
+        Source::Parent => rec.parent.as_ref().map_or((0, None), |a| {
+            (addr(a), Some(KeepAlive::Process(a.clone())))
+        }),
+        Source::Container => rec.container.as_ref().map_or((0, None), |a| {
+            (addr(a), Some(KeepAlive::Container(a.clone())))
+        }),
+        Source::Pod => rec
+            .pod
+            .as_ref()
+            .map_or((0, None), |a| (addr(a), Some(KeepAlive::Pod(a.clone())))),
+        Source::Header => rec
+            .header
+            .as_ref()
+            .map_or((0, None), |a| (addr(a), Some(KeepAlive::Header(a.clone())))),
+    }
 }
 
 impl Program {
@@ -519,10 +655,78 @@ impl Program {
         p
     }
 
-    fn run(&self, out: &mut Vec<u8>, cols: &[Column], rec: &RecordView<'_>, scratch: &mut String) {
-        for (lit, col) in &self.steps {
-            out.extend_from_slice(lit);
-            json_value(out, &cols[*col].value(rec), scratch);
+    /// Regroups the steps: consecutive columns that depend on the same single entity become one cached section.
+    fn grouped(mut self, cols: &[Column]) -> Program {
+        let mut plan: Vec<Step> = Vec::new();
+        let mut slot = 0;
+        for (lit, col) in std::mem::take(&mut self.steps) {
+            let src = Source::of(cols[col].field);
+            match (src, plan.last_mut()) {
+                (Some(s), Some(Step::Section { source, items, .. })) if *source == s => {
+                    items.push((lit.clone(), col))
+                }
+                (Some(s), _) => {
+                    plan.push(Step::Section {
+                        source: s,
+                        slot,
+                        items: vec![(lit.clone(), col)],
+                    });
+                    slot += 1;
+                }
+                (None, _) => plan.push(Step::One(lit.clone(), col)),
+            }
+            self.steps.push((lit, col));
+        }
+        self.plan = plan;
+        self
+    }
+
+    fn run(
+        &self,
+        out: &mut Vec<u8>,
+        cols: &[Column],
+        rec: &RecordView<'_>,
+        flat: &FlatRecord,
+        cache: &mut SectionCache,
+        scratch: &mut String,
+    ) {
+        for step in &self.plan {
+            match step {
+                Step::One(lit, col) => {
+                    out.extend_from_slice(lit);
+                    json_value(out, &cols[*col].value(rec), scratch);
+                }
+                Step::Section {
+                    source,
+                    slot,
+                    items,
+                } => {
+                    let (addr, keep) = entity_key(*source, flat);
+                    let idx = slot * SECTION_WAYS + (addr >> 4) % SECTION_WAYS;
+                    if cache.entries.len() <= idx {
+                        cache
+                            .entries
+                            .resize_with((slot + 1) * SECTION_WAYS, || None);
+                    }
+                    if let Some(e) = &cache.entries[idx] {
+                        if e.addr == addr && e.layout == flat.layout {
+                            out.extend_from_slice(&e.bytes);
+                            continue;
+                        }
+                    }
+                    let start = out.len();
+                    for (lit, col) in items {
+                        out.extend_from_slice(lit);
+                        json_value(out, &cols[*col].value(rec), scratch);
+                    }
+                    cache.entries[idx] = Some(SectionEntry {
+                        addr,
+                        layout: flat.layout,
+                        _keep: keep,
+                        bytes: out[start..].to_vec(),
+                    });
+                }
+            }
         }
         out.extend_from_slice(&self.tail);
     }
