@@ -523,22 +523,7 @@ pub mod fast {
     #[inline]
     pub fn int(out: &mut Vec<u8>, v: i64) {
         let mut buf = [0u8; 20];
-        let neg = v < 0;
-        let mut n = v.unsigned_abs();
-        let mut i = buf.len();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        if neg {
-            i -= 1;
-            buf[i] = b'-';
-        }
-        out.extend_from_slice(&buf[i..]);
+        out.extend_from_slice(super::int_str(&mut buf, v).as_bytes());
     }
 
     fn two(out: &mut Vec<u8>, v: u32) {
