@@ -232,16 +232,8 @@ fn read_bucket(location: &str, out: &mut Batcher<'_>, stop: &AtomicBool) -> Resu
                 continue;
             }
         };
-        let layout = reader.layout();
-        for rec in reader {
-            match rec {
-                Ok(rec) => {
-                    if !out.push((rec, layout)) {
-                        return Ok(());
-                    }
-                }
-                Err(e) => error!(object = %name, error = %e, "Bad record in trace object."),
-            }
+        if !send_records(reader, out, stop) {
+            return Ok(());
         }
     }
     Ok(())
@@ -264,6 +256,17 @@ fn read_file(path: &Path, out: &mut Batcher<'_>, stop: &AtomicBool) -> Result<()
     info!(file = %path.display(), "Reading trace file.");
     let reader =
         TraceReader::open(path).with_context(|| format!("cannot open trace {}", path.display()))?;
+    send_records(reader, out, stop);
+    Ok(())
+}
+
+/// Sends every record of a trace downstream; `false` when the receiver is gone. Bad records are logged (the error
+/// names the trace and offset) and reading goes on: the reader resynchronises after a bad block when it can.
+fn send_records<R: std::io::Read>(
+    reader: TraceReader<R>,
+    out: &mut Batcher<'_>,
+    stop: &AtomicBool,
+) -> bool {
     let layout = reader.layout();
     for (i, rec) in reader.enumerate() {
         if i % 4096 == 0 && stop.load(Ordering::Relaxed) {
@@ -272,14 +275,13 @@ fn read_file(path: &Path, out: &mut Batcher<'_>, stop: &AtomicBool) -> Result<()
         match rec {
             Ok(rec) => {
                 if !out.push((rec, layout)) {
-                    break;
+                    return false;
                 }
             }
-            // The reader resynchronises after a bad block when it can; an error it cannot recover from ends it.
-            Err(e) => error!(file = %path.display(), error = %e, "Bad record in trace file."),
+            Err(e) => error!(error = %e, "Bad record in trace."),
         }
     }
-    Ok(())
+    true
 }
 
 /// Receives the collector's stream on a unix `SOCK_SEQPACKET` socket.
