@@ -54,10 +54,10 @@ pub struct CollectArgs {
     /// Driver type (ebpf, ebpf-core, kmod): this collector always uses its CO-RE eBPF probes.
     #[arg(short = 'k', long = "driver", env = "DRIVER_TYPE")]
     pub driver: Option<String>,
-    /// CRI socket path (container metadata for containerd/cri-o is not queried: ids only).
+    /// CRI socket path, asked first for container metadata (containerd's and CRI-O's default sockets are tried too).
     #[arg(short = 'p', long = "cri-path", env = "CRI_PATH")]
     pub cri_path: Option<PathBuf>,
-    /// CRI timeout.
+    /// Timeout of one container-runtime query, in seconds (the reference's usage text says ms, its docs say s).
     #[arg(short = 't', long = "cri-timeout", env = "CRI_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cri_timeout: u64,
@@ -179,6 +179,8 @@ impl CollectArgs {
         o.collector.containers_only = self.containers_only;
         o.collector.host_root = self.host_root.clone().unwrap_or_default();
         o.collector.max_procs = self.max_procs;
+        o.collector.cri_path = self.cri_path.clone();
+        o.collector.cri_timeout_secs = self.cri_timeout;
         o.rotate_secs = self.interval;
         o.filter = filter;
         let stats = self.stats

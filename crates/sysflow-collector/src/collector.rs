@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
 use sysflow_format::flags::op;
@@ -189,7 +190,7 @@ pub struct Collector<S: RecordSink> {
     names: Names,
     filter: Option<Filter>,
     proc_root: PathBuf,
-    docker_sock: Option<PathBuf>,
+    runtimes: container::Runtimes,
     /// Wall-clock ns minus CLOCK_BOOTTIME ns.
     boot_offset: i64,
     gen: u64,
@@ -225,15 +226,14 @@ impl<S: RecordSink> Collector<S> {
         boot_offset: i64,
     ) -> Collector<S> {
         let proc_root = procfs::proc_root(&cfg.host_root);
-        let docker_sock = if cfg.container_metadata {
-            let p = if cfg.host_root.as_os_str().is_empty() {
-                PathBuf::from("/var/run/docker.sock")
-            } else {
-                cfg.host_root.join("var/run/docker.sock")
-            };
-            p.exists().then_some(p)
+        let runtimes = if cfg.container_metadata {
+            container::Runtimes::detect(
+                &cfg.host_root,
+                cfg.cri_path.as_deref(),
+                Duration::from_secs(cfg.cri_timeout_secs.max(1)),
+            )
         } else {
-            None
+            container::Runtimes::none()
         };
         Collector {
             cfg,
@@ -242,7 +242,7 @@ impl<S: RecordSink> Collector<S> {
             names,
             filter: None,
             proc_root,
-            docker_sock,
+            runtimes,
             boot_offset,
             gen: 0,
             seg_start: 0,
@@ -408,7 +408,7 @@ impl<S: RecordSink> Collector<S> {
 
     fn note_container(&mut self, id: &str, ty: ContainerType) {
         if !self.containers.contains_key(id) {
-            let rec = container::describe(id, ty, self.docker_sock.as_deref());
+            let rec = container::describe(id, ty, &self.runtimes);
             self.containers
                 .insert(id.to_string(), ContainerEnt { rec, written: 0 });
         }

@@ -63,8 +63,12 @@ pub struct CollectorConfig {
     pub max_procs: usize,
     /// Upper bound of the user-space flow table; new flows beyond it are dropped and counted.
     pub max_flows: usize,
-    /// Ask the container runtime (docker socket) for container names and images.
+    /// Ask the container runtime (docker, podman or CRI socket) for container names and images.
     pub container_metadata: bool,
+    /// `-p`: the CRI socket to ask first (containerd's and CRI-O's default paths are tried anyway).
+    pub cri_path: Option<PathBuf>,
+    /// `-t`: timeout of one runtime query, in seconds.
+    pub cri_timeout_secs: u64,
 }
 
 impl Default for CollectorConfig {
@@ -81,6 +85,8 @@ impl Default for CollectorConfig {
             max_procs: 65536,
             max_flows: 262_144,
             container_metadata: true,
+            cri_path: None,
+            cri_timeout_secs: 2,
         }
     }
 }

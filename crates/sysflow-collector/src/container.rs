@@ -1,8 +1,9 @@
-//! Container ids from cgroup paths, and container metadata from the docker socket when it is present.
+//! Container ids from cgroup paths, and container metadata from the runtime's socket when one is present: docker
+//! and podman (the Docker-compatible API, HTTP/1.0) and containerd and CRI-O (the CRI, see [`crate::cri`]).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sysflow_format::{Container, ContainerType};
@@ -46,17 +47,92 @@ pub fn id_from_cgroups<'a>(
     found
 }
 
-/// The Container record of `id`: filled from the docker socket when `docker_sock` answers, else the reference's
-/// "incomplete" placeholders.
-pub fn describe(id: &str, ty: ContainerType, docker_sock: Option<&Path>) -> Container {
-    if ty == ContainerType::Docker {
-        if let Some(sock) = docker_sock {
-            if let Some(c) = docker_inspect(sock, id) {
-                return c;
+/// The container runtimes' sockets to ask for metadata (each one only if it exists).
+#[derive(Debug, Clone, Default)]
+pub struct Runtimes {
+    /// Docker Engine API socket.
+    pub docker: Option<PathBuf>,
+    /// Podman's Docker-compatible API socket.
+    pub podman: Option<PathBuf>,
+    /// CRI sockets (containerd, CRI-O), asked in order.
+    pub cri: Vec<PathBuf>,
+    /// Timeout of one query.
+    pub timeout: Duration,
+}
+
+impl Runtimes {
+    /// The sockets present under `host_root` (empty: `/`) at the runtimes' default paths; `cri_path` (`-p`) is asked
+    /// first when given.
+    pub fn detect(host_root: &Path, cri_path: Option<&Path>, timeout: Duration) -> Runtimes {
+        let at = |p: &str| {
+            let full = if host_root.as_os_str().is_empty() {
+                PathBuf::from(p)
+            } else {
+                host_root.join(p.trim_start_matches('/'))
+            };
+            full.exists().then_some(full)
+        };
+        let mut cri: Vec<PathBuf> = cri_path
+            .map(|p| {
+                if host_root.as_os_str().is_empty() || p.starts_with(host_root) {
+                    p.to_path_buf()
+                } else {
+                    host_root.join(p.strip_prefix("/").unwrap_or(p))
+                }
+            })
+            .into_iter()
+            .collect();
+        for p in [
+            "/run/containerd/containerd.sock",
+            "/var/run/crio/crio.sock",
+            "/run/k3s/containerd/containerd.sock",
+        ] {
+            if let Some(p) = at(p) {
+                if !cri.contains(&p) {
+                    cri.push(p);
+                }
             }
         }
+        Runtimes {
+            docker: at("/var/run/docker.sock"),
+            podman: at("/run/podman/podman.sock"),
+            cri,
+            timeout,
+        }
     }
-    Container {
+
+    /// No runtime is asked (ids only).
+    pub fn none() -> Runtimes {
+        Runtimes::default()
+    }
+}
+
+/// The Container record of `id`: filled from the first runtime socket that knows the container (the one matching
+/// the cgroup layout first), else the reference's "incomplete" placeholders.
+pub fn describe(id: &str, ty: ContainerType, rt: &Runtimes) -> Container {
+    let timeout = if rt.timeout.is_zero() {
+        Duration::from_secs(2)
+    } else {
+        rt.timeout
+    };
+    let docker = || {
+        rt.docker
+            .as_deref()
+            .and_then(|s| docker_inspect(s, id, ContainerType::Docker, timeout))
+    };
+    let podman = || {
+        rt.podman
+            .as_deref()
+            .and_then(|s| docker_inspect(s, id, ContainerType::Custom, timeout))
+    };
+    let cri = || rt.cri.iter().find_map(|s| cri_inspect(s, id, timeout));
+    let found = match ty {
+        ContainerType::Containerd | ContainerType::Crio => cri().or_else(docker),
+        ContainerType::Custom => podman().or_else(docker),
+        // A bare 64-hex cgroup component (cgroupfs driver) may belong to any runtime.
+        _ => docker().or_else(cri).or_else(podman),
+    };
+    found.unwrap_or_else(|| Container {
         id: id.to_string(),
         name: "incomplete".to_string(),
         image: "incomplete:incomplete".to_string(),
@@ -64,14 +140,47 @@ pub fn describe(id: &str, ty: ContainerType, docker_sock: Option<&Path>) -> Cont
         container_type: ty,
         privileged: false,
         pod_id: None,
-    }
+    })
 }
 
-/// `GET /containers/<id>/json` over the docker unix socket (HTTP/1.0, 2 s timeout).
-fn docker_inspect(sock: &Path, id: &str) -> Option<Container> {
+/// A container from a CRI runtime; the type follows the socket (CRI-O's is named `crio.sock`).
+fn cri_inspect(sock: &Path, id: &str, timeout: Duration) -> Option<Container> {
+    let c = match crate::cri::container_status(sock, id, timeout) {
+        Ok(c) => c?,
+        Err(e) => {
+            tracing::debug!("CRI query to {} for {id} failed: {e}", sock.display());
+            return None;
+        }
+    };
+    let crio = sock
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains("crio"));
+    Some(Container {
+        id: id.to_string(),
+        name: c.name,
+        image: c.image,
+        imageid: c.image_ref,
+        container_type: if crio {
+            ContainerType::Crio
+        } else {
+            ContainerType::Containerd
+        },
+        privileged: c.privileged,
+        pod_id: None,
+    })
+}
+
+/// `GET /containers/<id>/json` over a Docker-compatible API socket (docker, podman; HTTP/1.0).
+fn docker_inspect(
+    sock: &Path,
+    id: &str,
+    ty: ContainerType,
+    timeout: Duration,
+) -> Option<Container> {
     let mut s = UnixStream::connect(sock).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.set_write_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.set_read_timeout(Some(timeout)).ok()?;
+    s.set_write_timeout(Some(timeout)).ok()?;
     write!(
         s,
         "GET /containers/{id}/json HTTP/1.0\r\nHost: docker\r\n\r\n"
@@ -110,7 +219,7 @@ fn docker_inspect(sock: &Path, id: &str) -> Option<Container> {
         name,
         image,
         imageid,
-        container_type: ContainerType::Docker,
+        container_type: ty,
         privileged,
         pod_id: None,
     })
@@ -154,11 +263,13 @@ mod tests {
 
     #[test]
     fn missing_runtime_socket_gives_placeholders() {
-        let c = describe(
-            "0123456789ab",
-            ContainerType::Docker,
-            Some(Path::new("/nonexistent/docker.sock")),
-        );
+        let rt = Runtimes {
+            docker: Some(PathBuf::from("/nonexistent/docker.sock")),
+            podman: Some(PathBuf::from("/nonexistent/podman.sock")),
+            cri: vec![PathBuf::from("/nonexistent/containerd.sock")],
+            timeout: Duration::from_secs(1),
+        };
+        let c = describe("0123456789ab", ContainerType::Docker, &rt);
         assert_eq!(c.name, "incomplete");
         assert_eq!(c.image, "incomplete:incomplete");
     }

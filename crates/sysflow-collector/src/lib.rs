@@ -27,6 +27,7 @@ pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod container;
+pub mod cri;
 pub mod events;
 pub mod filter;
 pub mod procfs;

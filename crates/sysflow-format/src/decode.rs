@@ -1113,7 +1113,17 @@ mod tests {
 
     #[test]
     fn varints_of_every_length_decode_in_the_middle_and_at_the_end_of_a_buffer() {
-        let mut values = vec![0, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, 1_700_000_000_123_456_789];
+        let mut values = vec![
+            0,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            i64::MAX,
+            i64::MIN,
+            1_700_000_000_123_456_789,
+        ];
         for shift in 0..64 {
             values.push(1i64 << shift);
             values.push((1i64 << shift).wrapping_neg());
