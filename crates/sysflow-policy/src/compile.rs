@@ -16,6 +16,7 @@ use crate::error::{ErrorKind, Location, PolicyError, Warning};
 use crate::eval::{build_matcher, Expr, IntOp, IntOperand, Matcher, Operand, StrOp};
 use crate::fields::{op_bit, type_code, Compat, Field};
 use crate::parser::{parse, trim_bounding_quotes, Ast, Atom, BinOp, Item, Pos, RuleDecl};
+use crate::sigma::{LogSource, SigmaConfig, SigmaExpr, SigmaOp, SigmaRule};
 
 /// Shared state of a compilation (all files of one engine).
 pub(crate) struct Compiler {
@@ -190,6 +191,127 @@ impl Compiler {
         }
         self.item = None;
         Ok(())
+    }
+
+    /// Compiles one Sigma rule file. A file that cannot be used is skipped with a warning naming it (as the
+    /// reference skips it with a log line), so one bad rule does not stop the others.
+    pub fn compile_sigma(&mut self, file: &Path, text: &str, cfg: &SigmaConfig) {
+        self.file = file.to_path_buf();
+        self.item = None;
+        let mut notes = Vec::new();
+        let parsed =
+            crate::sigma::parse_rules(text, file, cfg, self.compat, &mut |w| notes.push(w));
+        for n in notes {
+            self.warn(Pos::default(), n);
+        }
+        match parsed {
+            Ok(rules) => {
+                for r in rules {
+                    self.compile_sigma_rule(r);
+                }
+            }
+            Err(e) => {
+                let message = match &e.kind {
+                    ErrorKind::Sigma(m) | ErrorKind::Syntax(m) | ErrorKind::Io(m) => m.clone(),
+                    other => format!("{other:?}"),
+                };
+                self.warnings.push(Warning {
+                    location: e.location,
+                    message: format!("Sigma rule file skipped: {message}"),
+                });
+            }
+        }
+        self.item = None;
+    }
+
+    fn compile_sigma_rule(&mut self, r: SigmaRule) {
+        self.item = Some(format!("sigma rule '{}'", r.name));
+        let mut cond = self.sigma_expr(&r.cond);
+        let (codes, mask): (&[&str], u16) = match r.logsource {
+            LogSource::Any => (&[], 0),
+            LogSource::ProcessCreation => (&["PE"], 1 << RecordKind::ProcessEvent as u16),
+            LogSource::File => (
+                &["FF", "FE"],
+                1 << RecordKind::FileFlow as u16 | 1 << RecordKind::FileEvent as u16,
+            ),
+            LogSource::Network => (&["NF"], 1 << RecordKind::NetworkFlow as u16),
+        };
+        if !codes.is_empty() {
+            let pieces = codes.iter().map(|c| (*c).to_owned()).collect();
+            let mut parts = vec![self.literal_cmp(Operand::Field(Field::Type), StrOp::Eq, pieces)];
+            if r.logsource == LogSource::ProcessCreation {
+                let exec = vec!["EXEC".to_owned()];
+                parts.push(self.literal_cmp(Operand::Field(Field::OpFlags), StrOp::Eq, exec));
+            }
+            parts.push(cond);
+            cond = fold_and(parts);
+        }
+        let location = self.loc(Pos::default());
+        let meta = Arc::new(Rule {
+            name: r.name,
+            desc: r.desc,
+            priority: r.priority,
+            tags: r.tags,
+            actions: Vec::new(),
+            prefilter: codes.iter().map(|c| (*c).to_owned()).collect(),
+            enabled: true,
+            location,
+        });
+        self.rules.push(CompiledRule {
+            meta,
+            prefilter: (mask != 0).then_some(mask),
+            cond,
+        });
+    }
+
+    fn sigma_expr(&mut self, e: &SigmaExpr) -> Expr {
+        match e {
+            SigmaExpr::Const(b) => Expr::Const(*b),
+            SigmaExpr::And(v) => {
+                let parts = v.iter().map(|x| self.sigma_expr(x)).collect();
+                fold_and(parts)
+            }
+            SigmaExpr::Or(v) => {
+                let parts = v.iter().map(|x| self.sigma_expr(x)).collect();
+                fold_or(parts)
+            }
+            SigmaExpr::Not(x) => fold_not(self.sigma_expr(x)),
+            SigmaExpr::Exists(f) => match Field::lookup(f, self.compat) {
+                Some(f) => Expr::Exists(f),
+                None => Expr::Const(true),
+            },
+            SigmaExpr::Cmp { field, op, value } => {
+                let int_op = match op {
+                    SigmaOp::Lt => Some(IntOp::Lt),
+                    SigmaOp::Le => Some(IntOp::Le),
+                    SigmaOp::Gt => Some(IntOp::Gt),
+                    SigmaOp::Ge => Some(IntOp::Ge),
+                    _ => None,
+                };
+                if let Some(op) = int_op {
+                    let rhs = IntOperand::Const(parse_int(value).unwrap_or(0));
+                    return match self.int_operand(field) {
+                        IntOperand::Const(_) => Expr::Const(false),
+                        lhs => Expr::Int { lhs, op, rhs },
+                    };
+                }
+                let lhs = self.operand(field);
+                // The reference's comma-split ("any piece") semantics apply to plain string values, not to patterns.
+                let split = || value.split(',').map(str::to_owned).collect::<Vec<_>>();
+                let (sop, pieces) = match op {
+                    SigmaOp::Eq => (StrOp::IEq, split()),
+                    SigmaOp::Contains => (StrOp::IContains, split()),
+                    SigmaOp::StartsWith => (StrOp::IStartsWith, split()),
+                    SigmaOp::EndsWith => (StrOp::IEndsWith, split()),
+                    SigmaOp::Regex if self.compat == Compat::Reference => {
+                        (StrOp::RegexRef, vec![value.clone()])
+                    }
+                    SigmaOp::Regex => (StrOp::Regex, vec![value.clone()]),
+                    _ => (StrOp::Cidr, vec![value.clone()]),
+                };
+                self.literal_cmp(lhs, sop, pieces)
+            }
+        }
     }
 
     fn enabled_flag(&mut self, atom: Option<&Atom>) -> bool {

@@ -424,16 +424,13 @@ impl PolicyEngine {
                 }
             }
             Language::Sigma => {
-                let file = config.sigma_config.clone().unwrap_or_default();
-                return Err(PolicyError::new(
-                    Location {
-                        file,
-                        ..Location::default()
-                    },
-                    ErrorKind::Sigma(
-                        "the sigma language is not supported by this engine yet".to_owned(),
-                    ),
-                ));
+                let cfg = match &config.sigma_config {
+                    Some(p) if !p.as_os_str().is_empty() => crate::sigma::SigmaConfig::load(p)?,
+                    _ => crate::sigma::SigmaConfig::default(),
+                };
+                for (name, text) in sources {
+                    compiler.compile_sigma(name.as_ref(), text.as_ref(), &cfg);
+                }
             }
         }
         let (mut rules, filters, warnings, (macros, lists)) = compiler.finish();

@@ -66,6 +66,18 @@ pub(crate) enum StrOp {
     IContains,
     StartsWith,
     EndsWith,
+    /// Case-insensitive equality (Sigma's default comparison).
+    IEq,
+    /// Case-insensitive prefix (Sigma `startswith`).
+    IStartsWith,
+    /// Case-insensitive suffix (Sigma `endswith`).
+    IEndsWith,
+    /// A regular expression matches somewhere in the value (Sigma `re`, wildcards).
+    Regex,
+    /// As `Regex`, with the reference's quirk: the leftmost match must be non-empty.
+    RegexRef,
+    /// The value is an IP address inside a network (Sigma `cidr`).
+    Cidr,
 }
 
 /// Integer comparison operators.
@@ -104,8 +116,20 @@ pub(crate) enum Matcher {
     ContainsFew(Vec<memchr::memmem::Finder<'static>>),
     /// Naive any-piece `contains` (used only if an automaton cannot be built).
     ContainsNaive(Vec<Box<str>>, bool),
+    /// Any lowered left piece equals one of these (lowered).
+    IEq(Vec<Box<str>>),
+    /// Any lowered left piece starts with one of these (lowered).
+    IStartsWith(Vec<Box<str>>),
+    /// Any lowered left piece ends with one of these (lowered).
+    IEndsWith(Vec<Box<str>>),
+    /// One of the regular expressions matches the whole left value; `true`: the reference's non-empty-match quirk.
+    Regex(Vec<regex::Regex>, bool),
+    /// Any left piece is an IP address in one of these networks.
+    Cidr(Vec<(std::net::IpAddr, u8)>),
     /// Always true (an empty pattern is contained in everything).
     Always,
+    /// Never true (e.g. a regular expression that does not compile).
+    Never,
 }
 
 /// A compiled condition.
@@ -261,6 +285,21 @@ fn str_op(op: StrOp, l: &str, r: &str) -> bool {
         StrOp::IContains => l.to_lowercase().contains(&r.to_lowercase()),
         StrOp::StartsWith => l.starts_with(r),
         StrOp::EndsWith => l.ends_with(r),
+        StrOp::IEq => l.to_lowercase() == r.to_lowercase(),
+        StrOp::IStartsWith => l.to_lowercase().starts_with(&r.to_lowercase()),
+        StrOp::IEndsWith => l.to_lowercase().ends_with(&r.to_lowercase()),
+        StrOp::Regex | StrOp::RegexRef | StrOp::Cidr => {
+            build_matcher(op, vec![r.to_owned()]).is_match(l, l.contains(','))
+        }
+    }
+}
+
+/// `l` in lower case, borrowed when it has no upper-case letter.
+fn lowered(l: &str) -> Cow<'_, str> {
+    if l.bytes().any(|b| b.is_ascii_uppercase()) || !l.is_ascii() {
+        Cow::Owned(l.to_lowercase())
+    } else {
+        Cow::Borrowed(l)
     }
 }
 
@@ -298,6 +337,24 @@ impl Matcher {
             }),
             Matcher::StartsWith(v) => pieces(l).any(|p| v.iter().any(|x| p.starts_with(&**x))),
             Matcher::EndsWith(v) => pieces(l).any(|p| v.iter().any(|x| p.ends_with(&**x))),
+            Matcher::IEq(v) => pieces(&lowered(l)).any(|p| v.iter().any(|x| &**x == p)),
+            Matcher::IStartsWith(v) => {
+                pieces(&lowered(l)).any(|p| v.iter().any(|x| p.starts_with(&**x)))
+            }
+            Matcher::IEndsWith(v) => {
+                pieces(&lowered(l)).any(|p| v.iter().any(|x| p.ends_with(&**x)))
+            }
+            Matcher::Regex(v, false) => v.iter().any(|r| r.is_match(l)),
+            Matcher::Regex(v, true) => v
+                .iter()
+                .any(|r| r.find(l).is_some_and(|m| !m.as_str().is_empty())),
+            Matcher::Cidr(nets) => pieces(l).any(|p| {
+                p.trim().parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                    nets.iter()
+                        .any(|(n, len)| crate::sigma::in_cidr(ip, *n, *len))
+                })
+            }),
+            Matcher::Never => false,
         }
     }
 }
@@ -407,5 +464,36 @@ pub(crate) fn build_matcher(op: StrOp, pats: Vec<String>) -> Matcher {
         }
         StrOp::StartsWith => Matcher::StartsWith(boxed(pats)),
         StrOp::EndsWith => Matcher::EndsWith(boxed(pats)),
+        StrOp::IEq | StrOp::IStartsWith | StrOp::IEndsWith => {
+            let low = boxed(pats.iter().map(|p| p.to_lowercase()).collect());
+            match op {
+                StrOp::IEq => Matcher::IEq(low),
+                StrOp::IStartsWith => Matcher::IStartsWith(low),
+                _ => Matcher::IEndsWith(low),
+            }
+        }
+        StrOp::Regex | StrOp::RegexRef => {
+            // Patterns are validated when the rule is read; one that still fails never matches.
+            let res: Vec<regex::Regex> = pats
+                .iter()
+                .filter_map(|p| regex::Regex::new(p).ok())
+                .collect();
+            if res.is_empty() {
+                Matcher::Never
+            } else {
+                Matcher::Regex(res, op == StrOp::RegexRef)
+            }
+        }
+        StrOp::Cidr => {
+            let nets: Vec<_> = pats
+                .iter()
+                .filter_map(|p| crate::sigma::parse_cidr(p))
+                .collect();
+            if nets.is_empty() {
+                Matcher::Never
+            } else {
+                Matcher::Cidr(nets)
+            }
+        }
     }
 }

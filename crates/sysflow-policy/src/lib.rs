@@ -42,6 +42,7 @@ pub mod fields;
 mod jsonpath;
 mod optimize;
 mod parser;
+mod sigma;
 
 pub use engine::{
     CostReport, EngineConfig, Evaluator, Filter, Inventory, Language, Mode, PolicyEngine, Priority,

@@ -161,6 +161,45 @@ fn alert_mode_attaches_rules_and_tags() {
 }
 
 #[test]
+fn sigma_rules_flag_the_shellshock_shell() {
+    let Some(res) = resources() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    let sigma = res.join("policies/sigma");
+    let text = simple_pipeline(
+        &format!(
+            r#","mode":"alert","language":"sigma","policies":"{}","config":"{}""#,
+            sigma.join("rules/linux").display(),
+            sigma.join("config/sysflow.yml").display()
+        ),
+        "",
+        &out,
+    );
+    run_file(
+        build(dir.path(), &text, RunOptions::default()),
+        &trace(&res, "shellshock.sf"),
+    );
+    let lines = json_lines(&out);
+    let webshell = "818f7b24-0fba-4c49-a073-8b755573b9c7";
+    let flagged: Vec<&str> = lines
+        .iter()
+        .filter(|l| {
+            l["policies"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["id"] == webshell))
+        })
+        .filter_map(|l| l["proc"]["exe"].as_str())
+        .collect();
+    // Apache's CGI spawns bash, which runs cat: both are web-server children (Linux Webshell Indicators).
+    assert!(
+        flagged.contains(&"/bin/bash") && flagged.contains(&"/bin/cat"),
+        "{flagged:?}"
+    );
+    // Process-creation rules alert on exec events only.
+    assert!(lines.iter().all(|l| l["type"] == "PE"), "{lines:#?}");
+}
+
+#[test]
 fn output_order_is_kept_with_many_workers() {
     let Some(res) = resources() else { return };
     let dir = tempfile::tempdir().unwrap();
