@@ -290,3 +290,27 @@ fn a_bad_rule_file_is_skipped_with_a_warning_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn truncated_and_mangled_rules_never_panic() {
+    let Some(dir) = sigma_dir() else { return };
+    let text = std::fs::read_to_string(
+        dir.join("rules/linux/process_creation/proc_creation_lnx_webshell_detection.yml"),
+    )
+    .expect("rule");
+    let config = Some(dir.join("config/sysflow.yml"));
+    let bytes = text.as_bytes();
+    for cut in (0..bytes.len()).step_by(7) {
+        let mut t = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+        let _ = PolicyEngine::from_sources(
+            &[("cut.yml", t.as_str())],
+            &cfg(Compat::Fixed, config.clone()),
+        );
+        // Swap a structural character in.
+        t.push_str(["|", ":", "(", "- ", "\t", "*"][cut % 6]);
+        let _ = PolicyEngine::from_sources(
+            &[("mangled.yml", t.as_str())],
+            &cfg(Compat::Fixed, config.clone()),
+        );
+    }
+}
