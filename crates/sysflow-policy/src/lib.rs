@@ -42,6 +42,7 @@ pub mod fields;
 mod jsonpath;
 mod optimize;
 mod parser;
+mod procctx;
 
 pub use engine::{
     CostReport, EngineConfig, Evaluator, Filter, Inventory, Language, Mode, PolicyEngine, Priority,
