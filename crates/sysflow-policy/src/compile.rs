@@ -474,12 +474,26 @@ impl Compiler {
                         Expr::IntIn(f, vals.into())
                     };
                 }
+                Operand::Field(Field::FileOpenFlags) => {
+                    // Equal to one of the flag names: a test of the flag bits.
+                    let none = pieces.iter().any(|p| p == "NONE");
+                    let mut all_of: Vec<i64> = pieces
+                        .iter()
+                        .filter_map(|p| crate::fields::open_bit(p))
+                        .collect();
+                    all_of.sort_unstable();
+                    all_of.dedup();
+                    if !none && all_of.is_empty() {
+                        return Expr::Const(false);
+                    }
+                    return Expr::OpenFlags {
+                        none,
+                        all_of: all_of.into(),
+                    };
+                }
                 Operand::Field(f) => {
                     // Fields with a closed vocabulary: if no listed piece is a possible value, never equal.
                     let vocab: Option<Vec<&str>> = match f {
-                        Field::FileOpenFlags => {
-                            Some(crate::fields::open_names(-1).chain(["NONE"]).collect())
-                        }
                         Field::FalcoEvtType => Some(
                             crate::fields::evt_type_names(-1, RecordKind::ProcessEvent)
                                 .chain(crate::fields::evt_type_names(-1, RecordKind::NetworkFlow))

@@ -5,12 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use sysflow_format::FlatRecord;
+use sysflow_format::{FlatRecord, RecordKind};
 
 use crate::compile::Compiler;
 use crate::error::{ErrorKind, Location, PolicyError, Warning};
-use crate::eval::{Ctx, Expr};
+use crate::eval::{Ctx, Expr, FactCtx, Scope, SlotMap};
 use crate::fields::Compat;
+use crate::procctx::{Cache, FileKey, ProcKey};
 
 /// What the engine emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -288,15 +289,61 @@ pub struct PolicyEngine {
     counters: EngineCounters,
     /// Per record kind: the enabled filters and rules that can match it, specialised for that kind.
     plans: Vec<KindPlan>,
+    /// Conditions on the process context only / on the files only, referenced by `Expr::Fact` in the plans.
+    facts: crate::optimize::Facts,
+    /// Live-rule words per record kind in the caches (the most rules of a plan, in 64-bit words).
+    live_words: usize,
+    /// Field string cache slots.
+    slots: SlotMap,
 }
 
-/// Filters and rules (index, specialised condition) to evaluate for one record kind.
+/// Filters (index, specialised condition) and rules to evaluate for one record kind.
 #[derive(Debug, Default)]
 struct KindPlan {
     filters: Vec<(usize, Expr)>,
-    rules: Vec<(usize, Expr)>,
+    rules: Vec<PlanRule>,
     /// Number of memo slots used by the shared subexpressions of this plan.
     memo_slots: usize,
+    /// Whether the plan uses file facts (and so the file cache).
+    files: bool,
+}
+
+/// A rule in a [`KindPlan`]: its specialised condition is `gate and cond`.
+///
+/// The gate is a process fact, cached per process context together with the set of rules whose gates hold ("live"
+/// rules), so a record only evaluates the residual `cond` of the rules live for its process context.
+#[derive(Debug)]
+struct PlanRule {
+    /// Index in `PolicyEngine::rules`.
+    idx: usize,
+    /// Process fact that must hold.
+    gate: Option<u32>,
+    /// The rest of the condition.
+    cond: Expr,
+}
+
+/// Splits the process gate off a rule condition (after fact extraction).
+fn split_gate(e: Expr) -> (Option<u32>, Expr) {
+    match e {
+        Expr::Fact(Scope::Process, i) => (Some(i), Expr::Const(true)),
+        Expr::And(v) => {
+            let mut gate = None;
+            let mut rest = Vec::with_capacity(v.len());
+            for c in v.into_vec() {
+                match c {
+                    Expr::Fact(Scope::Process, i) if gate.is_none() => gate = Some(i),
+                    c => rest.push(c),
+                }
+            }
+            let cond = match rest.len() {
+                0 => Expr::Const(true),
+                1 => rest.pop().unwrap_or(Expr::Const(true)),
+                _ => Expr::And(rest.into_boxed_slice()),
+            };
+            (gate, cond)
+        }
+        e => (None, e),
+    }
 }
 
 /// What a load compiled: counts of declarations.
@@ -313,7 +360,7 @@ pub struct Inventory {
 }
 
 /// Local statistics of an [`Evaluator`], flushed to the engine periodically.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 struct LocalStats {
     records: u64,
     dropped: u64,
@@ -322,13 +369,24 @@ struct LocalStats {
     sampled_ns: u64,
     rules: Vec<(u64, u64, u64)>,
     filters: Vec<(u64, u64, u64)>,
+    /// Records per kind that reached the rules (not dropped): the rules of the kind's plan applied to them.
+    kind_records: [u64; RecordKind::ALL.len()],
     /// Scratch for shared-subexpression results (reused across records).
     memo: Vec<std::cell::Cell<u8>>,
+    /// Fact results and live rules per process context.
+    procs: Option<Cache<ProcKey>>,
+    /// Fact results and live rules per file context.
+    files: Option<Cache<FileKey>>,
+    /// Entries of each cache (allocated on first use).
+    cache_size: usize,
 }
 
 impl PolicyEngine {
     /// One record in this many is timed per evaluator (rule by rule) for the cost report.
     pub const SAMPLE_EVERY: u64 = 256;
+
+    /// Entries of an evaluator's process-context and file-context caches.
+    const CACHE_SIZE: usize = 1024;
 
     /// Expands files and directories into the policy files the reference would load: a directory is searched
     /// recursively for `*.yaml` and `*.yml`, in lexical path order; a file is taken as is.
@@ -443,55 +501,75 @@ impl PolicyEngine {
         let filters_len = filters.len();
         let rule_counters = (0..rules.len()).map(|_| Counters::default()).collect();
         let filter_counters = (0..filters.len()).map(|_| Counters::default()).collect();
-        let plans = sysflow_format::RecordKind::ALL
+        let mut facts = crate::optimize::Facts::default();
+        let mut plans = Vec::with_capacity(RecordKind::ALL.len());
+        for kind in RecordKind::ALL {
+            let dummy = crate::optimize::dummy(kind);
+            let spec =
+                |e: &Expr| crate::optimize::specialize(e, kind, config.compat, dummy.as_ref());
+            let bit = 1u16 << kind as u16;
+            // File facts only where file fields are not constant.
+            let with_files = matches!(kind, RecordKind::FileFlow | RecordKind::FileEvent);
+            let filter_exprs: Vec<(usize, Expr)> = filters
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.meta.enabled)
+                .map(|(i, f)| (i, spec(&f.cond)))
+                .filter(|(_, e)| !matches!(e, Expr::Const(false)))
+                .collect();
+            let rule_exprs: Vec<(usize, Expr)> = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.meta.enabled && r.prefilter.is_none_or(|m| m & bit != 0))
+                .map(|(i, r)| (i, spec(&r.cond)))
+                .filter(|(_, e)| !matches!(e, Expr::Const(false)))
+                .collect();
+            let nf = filter_exprs.len();
+            let mut idx = Vec::new();
+            let mut gates = Vec::new();
+            let mut exprs = Vec::new();
+            for (n, (i, e)) in filter_exprs.into_iter().chain(rule_exprs).enumerate() {
+                let e = facts.extract(e, with_files);
+                let (gate, e) = if n < nf { (None, e) } else { split_gate(e) };
+                idx.push(i);
+                gates.push(gate);
+                exprs.push(e);
+            }
+            let (exprs, memo_slots) = crate::optimize::memoize(exprs);
+            let mut all: Vec<(usize, Expr)> = idx.into_iter().zip(exprs).collect();
+            let rules: Vec<PlanRule> = all
+                .split_off(nf)
+                .into_iter()
+                .zip(gates.into_iter().skip(nf))
+                .map(|((idx, cond), gate)| PlanRule { idx, gate, cond })
+                .collect();
+            let files = with_files && !facts.file.is_empty();
+            plans.push(KindPlan {
+                filters: all,
+                rules,
+                memo_slots,
+                files,
+            });
+        }
+        let live_words = plans
             .iter()
-            .map(|&kind| {
-                let dummy = crate::optimize::dummy(kind);
-                let spec =
-                    |e: &Expr| crate::optimize::specialize(e, kind, config.compat, dummy.as_ref());
-                let bit = 1u16 << kind as u16;
-                let plan = KindPlan {
-                    memo_slots: 0,
-                    filters: filters
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, f)| f.meta.enabled)
-                        .map(|(i, f)| (i, spec(&f.cond)))
-                        .filter(|(_, e)| !matches!(e, Expr::Const(false)))
-                        .collect(),
-                    rules: rules
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.meta.enabled && r.prefilter.is_none_or(|m| m & bit != 0))
-                        .map(|(i, r)| (i, spec(&r.cond)))
-                        .filter(|(_, e)| !matches!(e, Expr::Const(false)))
-                        .collect(),
-                };
-                let nf = plan.filters.len();
-                let idx: Vec<usize> = plan
-                    .filters
+            .map(|p| p.rules.len().div_ceil(64))
+            .max()
+            .unwrap_or(0);
+        let slots = crate::optimize::slot_map(
+            plans.iter().flat_map(|p| {
+                p.filters
                     .iter()
-                    .chain(&plan.rules)
-                    .map(|(i, _)| *i)
-                    .collect();
-                let exprs: Vec<Expr> = plan
-                    .filters
-                    .into_iter()
-                    .chain(plan.rules)
                     .map(|(_, e)| e)
-                    .collect();
-                let (exprs, memo_slots) = crate::optimize::memoize(exprs);
-                let mut all: Vec<(usize, Expr)> = idx.into_iter().zip(exprs).collect();
-                let rules = all.split_off(nf);
-                KindPlan {
-                    filters: all,
-                    rules,
-                    memo_slots,
-                }
-            })
-            .collect();
+                    .chain(p.rules.iter().map(|r| &r.cond))
+            }),
+            facts.process.iter().chain(&facts.file),
+        );
         Ok(PolicyEngine {
             plans,
+            facts,
+            live_words,
+            slots,
             config: config.clone(),
             rules,
             rule_meta,
@@ -527,12 +605,37 @@ impl PolicyEngine {
                 let n = p
                     .filters
                     .iter()
-                    .chain(&p.rules)
-                    .map(|(_, e)| nodes(e))
-                    .sum();
+                    .map(|(_, e)| e)
+                    .chain(p.rules.iter().map(|r| &r.cond))
+                    .map(nodes)
+                    .sum::<usize>()
+                    + p.rules.iter().filter(|r| r.gate.is_some()).count();
                 (*k, p.filters.len(), p.rules.len(), n)
             })
             .collect()
+    }
+
+    /// A human-readable dump of the evaluation plan of one record kind (filters then rules). For diagnostics.
+    #[doc(hidden)]
+    pub fn plan_dump(&self, kind: sysflow_format::RecordKind) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if let Some(p) = self.plans.get(kind as usize) {
+            for (i, e) in &p.filters {
+                let _ = writeln!(out, "[filter] {}: {e}", self.filters[*i].meta.name);
+            }
+            for r in &p.rules {
+                let g = r.gate.map(|g| format!("@p{g} => ")).unwrap_or_default();
+                let _ = writeln!(out, "{}: {g}{}", self.rules[r.idx].meta.name, r.cond);
+            }
+        }
+        for (i, e) in self.facts.process.iter().enumerate() {
+            let _ = writeln!(out, "fact @p{i}: {e}");
+        }
+        for (i, e) in self.facts.file.iter().enumerate() {
+            let _ = writeln!(out, "fact @f{i}: {e}");
+        }
+        out
     }
 
     /// Counts of what was compiled.
@@ -587,7 +690,10 @@ impl PolicyEngine {
     pub fn evaluator(self: &Arc<Self>) -> Evaluator {
         Evaluator {
             engine: self.clone(),
-            local: LocalStats::default(),
+            local: LocalStats {
+                cache_size: Self::CACHE_SIZE,
+                ..LocalStats::default()
+            },
             seen: 0,
         }
     }
@@ -600,19 +706,50 @@ impl PolicyEngine {
             local.filters.resize(self.filters.len(), (0, 0, 0));
         }
         local.records += 1;
-        let plan = &self.plans[rec.kind() as usize];
+        let kind = rec.kind();
+        let plan = &self.plans[kind as usize];
         if local.memo.len() < plan.memo_slots {
             local.memo.resize(plan.memo_slots, std::cell::Cell::new(0));
         }
-        let memo = &local.memo[..plan.memo_slots];
+        let (nfp, nff, words) = (
+            self.facts.process.len(),
+            self.facts.file.len(),
+            self.live_words,
+        );
+        let size = local.cache_size.max(1);
+        if !local.procs.as_ref().is_some_and(|c| c.fits(nfp, words)) {
+            local.procs = Some(Cache::new(size, nfp, words));
+        }
+        if !local.files.as_ref().is_some_and(|c| c.fits(nff, 0)) {
+            local.files = Some(Cache::new(size, nff, 0));
+        }
+        let LocalStats {
+            memo,
+            procs,
+            files,
+            rules: rule_stats,
+            filters: filter_stats,
+            ..
+        } = local;
+        let memo = &memo[..plan.memo_slots];
         memo.iter().for_each(|c| c.set(0));
-        let ctx = Ctx::with_memo(rec, self.config.compat, memo);
+        let pe = procs.as_mut().map(|c| c.entry(rec));
+        let fe = if plan.files {
+            files.as_mut().map(|c| c.entry(rec))
+        } else {
+            None
+        };
+        let facts = FactCtx {
+            process: (pe.map_or(&[][..], |e| &e.facts), &self.facts.process),
+            file: (fe.map_or(&[][..], |e| &e.facts), &self.facts.file),
+        };
+        let ctx = Ctx::with_memo(rec, self.config.compat, &self.slots, memo, facts);
         let start = timed.then(Instant::now);
         let mut verdict = Verdict::default();
         for (i, cond) in &plan.filters {
             let t0 = timed.then(Instant::now);
             let hit = cond.eval(&ctx);
-            let s = &mut local.filters[*i];
+            let s = &mut filter_stats[*i];
             s.0 += 1;
             s.1 += hit as u64;
             if let Some(t0) = t0 {
@@ -628,17 +765,41 @@ impl PolicyEngine {
                 return verdict;
             }
         }
-        for (i, cond) in &plan.rules {
-            let t0 = timed.then(Instant::now);
-            let hit = cond.eval(&ctx);
-            let s = &mut local.rules[*i];
-            s.0 += 1;
-            s.1 += hit as u64;
-            if let Some(t0) = t0 {
-                s.2 += t0.elapsed().as_nanos() as u64;
-            }
-            if hit {
-                verdict.rules.push(self.rules[*i].meta.clone());
+        local.kind_records[kind as usize] += 1;
+        // Rules whose gates hold for the record's process context.
+        let ctx = &ctx;
+        let live = pe.map(|e| {
+            e.live(kind, words, |bits| {
+                for (pos, r) in plan.rules.iter().enumerate() {
+                    if r.gate.is_none_or(|g| ctx.fact(Scope::Process, g)) {
+                        let w = &bits[pos / 64];
+                        w.set(w.get() | 1 << (pos % 64));
+                    }
+                }
+            })
+        });
+        let nrules = plan.rules.len();
+        for w in 0..nrules.div_ceil(64) {
+            let all = if (w + 1) * 64 <= nrules {
+                u64::MAX
+            } else {
+                (1u64 << (nrules % 64)) - 1
+            };
+            let mut bits = all & live.map_or(u64::MAX, |b| b[w].get());
+            while bits != 0 {
+                let pos = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let r = &plan.rules[pos];
+                let t0 = timed.then(Instant::now);
+                let hit = r.cond.eval(ctx);
+                let s = &mut rule_stats[r.idx];
+                s.1 += hit as u64;
+                if let Some(t0) = t0 {
+                    s.2 += t0.elapsed().as_nanos() as u64;
+                }
+                if hit {
+                    verdict.rules.push(self.rules[r.idx].meta.clone());
+                }
             }
         }
         verdict.emit = !verdict.rules.is_empty() || self.config.mode == Mode::Enrich;
@@ -647,6 +808,30 @@ impl PolicyEngine {
             local.sampled_records += 1;
             local.sampled_ns += start.elapsed().as_nanos() as u64;
         }
+        verdict
+    }
+
+    /// Evaluates one record with the compiled conditions as written: no per-type specialisation, no facts, no rule
+    /// index, no statistics. The reference for the optimised evaluation (tests).
+    #[doc(hidden)]
+    pub fn evaluate_unoptimized(&self, rec: &FlatRecord) -> Verdict {
+        let ctx = Ctx::new(rec, self.config.compat);
+        let mut verdict = Verdict::default();
+        if self
+            .filters
+            .iter()
+            .any(|f| f.meta.enabled && f.cond.eval(&ctx))
+        {
+            verdict.dropped = true;
+            return verdict;
+        }
+        let bit = 1u16 << rec.kind() as u16;
+        for r in &self.rules {
+            if r.meta.enabled && r.prefilter.is_none_or(|m| m & bit != 0) && r.cond.eval(&ctx) {
+                verdict.rules.push(r.meta.clone());
+            }
+        }
+        verdict.emit = !verdict.rules.is_empty() || self.config.mode == Mode::Enrich;
         verdict
     }
 
@@ -662,6 +847,16 @@ impl PolicyEngine {
         add(&self.counters.emitted, &mut local.emitted);
         add(&self.counters.sampled_records, &mut local.sampled_records);
         add(&self.counters.sampled_ns, &mut local.sampled_ns);
+        for (k, n) in local.kind_records.iter_mut().enumerate() {
+            if *n != 0 {
+                for r in &self.plans[k].rules {
+                    self.rule_counters[r.idx]
+                        .evaluations
+                        .fetch_add(*n, Ordering::Relaxed);
+                }
+                *n = 0;
+            }
+        }
         for (c, s) in self.rule_counters.iter().zip(local.rules.iter_mut()) {
             add(&c.evaluations, &mut s.0);
             add(&c.matches, &mut s.1);
@@ -756,6 +951,21 @@ impl Evaluator {
             self.engine.flush(&mut self.local);
         }
         v
+    }
+
+    /// Process-context cache lookups and misses so far. For diagnostics.
+    #[doc(hidden)]
+    pub fn cache_stats(&self) -> [(u64, u64); 2] {
+        [
+            self.local
+                .procs
+                .as_ref()
+                .map_or((0, 0), |c| (c.lookups, c.misses)),
+            self.local
+                .files
+                .as_ref()
+                .map_or((0, 0), |c| (c.lookups, c.misses)),
+        ]
     }
 
     /// Pushes the local statistics to the engine now.

@@ -163,10 +163,38 @@ pub(crate) enum Expr {
     },
     /// `sf.type` equal to / in a set of type codes: a mask over [`RecordKind`].
     Kind(u16),
+    /// `sf.file.openflags` equal to / in a set of flag names: no flag is set and `NONE` is listed, or all bits of
+    /// one of the listed flags are set.
+    OpenFlags {
+        none: bool,
+        all_of: Box<[i64]>,
+    },
     /// An always-integer field rendered in decimal equals one of these (the canonical decimal pieces of a literal).
     IntIn(Field, Box<[i64]>),
     /// A subexpression shared by several rules: its result is computed once per record (slot index).
     Memo(u32, Box<Expr>),
+    /// A condition on the process context only ([`Scope::Process`]) or on the record type and files only
+    /// ([`Scope::File`]): index into the engine's fact table of that scope; its result is cached per context across
+    /// records.
+    Fact(Scope, u32),
+}
+
+/// What a cached condition ([`Expr::Fact`]) depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Scope {
+    /// The process context (process, parent, ancestors, container, pod, header).
+    Process,
+    /// The record type and the file entities.
+    File,
+}
+
+/// The fact results of a record's contexts and the fact conditions, per [`Scope`].
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FactCtx<'a> {
+    /// Results (0 = not computed, 1 = false, 2 = true) and conditions of process facts.
+    pub process: (&'a [Cell<u8>], &'a [Expr]),
+    /// Results and conditions of file facts.
+    pub file: (&'a [Cell<u8>], &'a [Expr]),
 }
 
 /// A string being compared: borrowed from the record, the per-record cache, or owned.
@@ -196,52 +224,88 @@ struct Cached<'a> {
     comma: bool,
 }
 
-/// Number of cache slots (one per field).
-const SLOTS: usize = Field::ALL.len();
+/// Number of per-record string cache slots; fields are mapped to slots by a [`SlotMap`].
+pub(crate) const SLOTS: usize = 16;
 
-/// Per-record evaluation context: the record and the lazily computed string of each field used.
+/// Which string cache slot each field uses (`NO_SLOT`: rendered at each use).
+pub(crate) type SlotMap = [u8; Field::ALL.len()];
+
+/// The slot of a field that is not cached.
+pub(crate) const NO_SLOT: u8 = u8::MAX;
+
+/// A slot map caching nothing.
+pub(crate) static NO_SLOTS: SlotMap = [NO_SLOT; Field::ALL.len()];
+
+/// Per-record evaluation context: the record and the lazily computed string of the fields used most.
 pub(crate) struct Ctx<'a> {
     pub rec: &'a FlatRecord,
     pub compat: Compat,
     pub kind: RecordKind,
     cache: [OnceCell<Cached<'a>>; SLOTS],
+    slots: &'a SlotMap,
     /// Results of shared subexpressions: 0 = not computed, 1 = false, 2 = true.
     memo: &'a [Cell<u8>],
+    /// Cached results of the record's contexts.
+    facts: FactCtx<'a>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(rec: &'a FlatRecord, compat: Compat) -> Self {
-        Ctx::with_memo(rec, compat, &[])
+        Ctx::with_memo(rec, compat, &NO_SLOTS, &[], FactCtx::default())
     }
 
-    /// A context using `memo` (all zero) for shared subexpression results.
-    pub fn with_memo(rec: &'a FlatRecord, compat: Compat, memo: &'a [Cell<u8>]) -> Self {
+    /// A context caching field strings in the slots of `slots`, using `memo` (all zero) for shared subexpression
+    /// results and `facts` for [`Expr::Fact`] nodes.
+    pub fn with_memo(
+        rec: &'a FlatRecord,
+        compat: Compat,
+        slots: &'a SlotMap,
+        memo: &'a [Cell<u8>],
+        facts: FactCtx<'a>,
+    ) -> Self {
         Ctx {
             rec,
             compat,
             kind: rec.kind(),
             cache: [const { OnceCell::new() }; SLOTS],
+            slots,
             memo,
+            facts,
         }
     }
 
-    fn field_str(&self, f: Field) -> Rendered<'_> {
-        let c = self.cache[f as usize].get_or_init(|| {
-            let s: Cow<'a, str> = match f.render(self.rec, self.compat) {
-                Cow::Borrowed(s) => Cow::Borrowed(trim_bounding_quotes(s)),
-                Cow::Owned(s) => {
-                    let t = trim_bounding_quotes(&s);
-                    if t.len() == s.len() {
-                        Cow::Owned(s)
-                    } else {
-                        Cow::Owned(t.to_owned())
-                    }
+    fn render(&self, f: Field) -> Cached<'a> {
+        let s: Cow<'a, str> = match f.render(self.rec, self.compat) {
+            Cow::Borrowed(s) => Cow::Borrowed(trim_bounding_quotes(s)),
+            Cow::Owned(s) => {
+                let t = trim_bounding_quotes(&s);
+                if t.len() == s.len() {
+                    Cow::Owned(s)
+                } else {
+                    Cow::Owned(t.to_owned())
                 }
-            };
-            let comma = memchr::memchr(b',', s.as_bytes()).is_some();
-            Cached { s, comma }
-        });
-        Rendered::B(&c.s, c.comma)
+            }
+        };
+        let comma = memchr::memchr(b',', s.as_bytes()).is_some();
+        Cached { s, comma }
+    }
+
+    fn field_str(&self, f: Field) -> Rendered<'_> {
+        match self.cache.get(self.slots[f as usize] as usize) {
+            Some(cell) => {
+                let c = cell.get_or_init(|| self.render(f));
+                Rendered::B(&c.s, c.comma)
+            }
+            None => match self.render(f) {
+                Cached {
+                    s: Cow::Borrowed(s),
+                    comma,
+                } => Rendered::B(s, comma),
+                Cached {
+                    s: Cow::Owned(s), ..
+                } => Rendered::O(s),
+            },
+        }
     }
 
     fn operand_str<'s>(&'s self, o: &'s Operand) -> Rendered<'s> {
@@ -359,6 +423,27 @@ impl Matcher {
     }
 }
 
+impl Ctx<'_> {
+    /// The value of fact `i` of `scope`, computed on first use for the record's context.
+    pub(crate) fn fact(&self, scope: Scope, i: u32) -> bool {
+        let (cells, exprs) = match scope {
+            Scope::Process => self.facts.process,
+            Scope::File => self.facts.file,
+        };
+        match cells.get(i as usize).map(Cell::get) {
+            Some(1) => false,
+            Some(2) => true,
+            _ => {
+                let v = exprs.get(i as usize).is_some_and(|e| e.eval(self));
+                if let Some(cell) = cells.get(i as usize) {
+                    cell.set(1 + v as u8);
+                }
+                v
+            }
+        }
+    }
+}
+
 impl Expr {
     /// Evaluates the condition on the record of `ctx`.
     pub(crate) fn eval(&self, ctx: &Ctx<'_>) -> bool {
@@ -374,6 +459,10 @@ impl Expr {
                 flags & if net { *net_mask } else { *mask } != 0
             }
             Expr::Kind(mask) => mask & (1u16 << ctx.kind as u16) != 0,
+            Expr::OpenFlags { none, all_of } => {
+                let flags = crate::fields::open_flags_raw(ctx.rec, ctx.compat);
+                (flags == 0 && *none) || all_of.iter().any(|b| flags & b == *b)
+            }
             Expr::Memo(slot, e) => match ctx.memo.get(*slot as usize).map(Cell::get) {
                 Some(1) => false,
                 Some(2) => true,
@@ -385,6 +474,7 @@ impl Expr {
                     v
                 }
             },
+            Expr::Fact(scope, i) => ctx.fact(*scope, *i),
             leaf => leaf.eval_leaf(ctx),
         }
     }
@@ -494,6 +584,77 @@ pub(crate) fn build_matcher(op: StrOp, pats: Vec<String>) -> Matcher {
             } else {
                 Matcher::Cidr(nets)
             }
+        }
+    }
+}
+
+impl std::fmt::Display for Operand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operand::Field(x) => write!(f, "{}", x.name()),
+            Operand::Json(x, p) => write!(f, "{}[{p}]", x.name()),
+            Operand::Ancestor(x, n) => write!(f, "{}[{n}]", x.name()),
+            Operand::Lit(l) => write!(f, "{l:?}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expr::Const(b) => write!(f, "{b}"),
+            Expr::And(v) | Expr::Or(v) => {
+                let sep = if matches!(self, Expr::And(_)) {
+                    " and "
+                } else {
+                    " or "
+                };
+                write!(f, "(")?;
+                for (i, e) in v.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, "{sep}")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                write!(f, ")")
+            }
+            Expr::Not(e) => write!(f, "not {e}"),
+            Expr::Exists(x) => write!(f, "{} exists", x.name()),
+            Expr::Str { lhs, op, rhs } => write!(f, "{lhs} {op:?} {rhs}"),
+            Expr::Match { lhs, m } => write!(f, "{lhs} ~ {}", m.describe()),
+            Expr::Int { lhs, op, rhs } => write!(f, "{lhs:?} {op:?} {rhs:?}"),
+            Expr::OpFlags { mask, net_mask } => write!(f, "opflags&{mask:#x}/{net_mask:#x}"),
+            Expr::Kind(m) => write!(f, "kind&{m:#x}"),
+            Expr::OpenFlags { none, all_of } => write!(f, "openflags(none={none}, {all_of:?})"),
+            Expr::IntIn(x, v) => write!(f, "{} in {v:?}", x.name()),
+            Expr::Memo(i, e) => write!(f, "#{i}{e}"),
+            Expr::Fact(Scope::Process, i) => write!(f, "@p{i}"),
+            Expr::Fact(Scope::File, i) => write!(f, "@f{i}"),
+        }
+    }
+}
+
+impl Matcher {
+    fn describe(&self) -> String {
+        match self {
+            Matcher::EqSmall(v) => format!("eq{v:?}"),
+            Matcher::EqSet(s) => format!("eqset[{}]", s.len()),
+            Matcher::Contains(_) => "contains[ac]".into(),
+            Matcher::IContains(_, v) => format!("icontains{v:?}"),
+            Matcher::StartsWith(v) => format!("startswith{v:?}"),
+            Matcher::EndsWith(v) => format!("endswith{v:?}"),
+            Matcher::ContainsFew(v) => format!("contains[{}]", v.len()),
+            Matcher::ContainsNaive(v, _) => format!("containsnaive{v:?}"),
+            Matcher::IEq(v) => format!("ieq{v:?}"),
+            Matcher::IStartsWith(v) => format!("istartswith{v:?}"),
+            Matcher::IEndsWith(v) => format!("iendswith{v:?}"),
+            Matcher::Regex(v, _) => format!(
+                "regex{:?}",
+                v.iter().map(|r| r.as_str()).collect::<Vec<_>>()
+            ),
+            Matcher::Cidr(v) => format!("cidr{v:?}"),
+            Matcher::Always => "always".into(),
+            Matcher::Never => "never".into(),
         }
     }
 }

@@ -512,6 +512,90 @@ impl Field {
         )
     }
 
+    /// Whether the value depends only on the record's process context: its process, parent, ancestors, container,
+    /// pod and header (not on the event/flow itself, its record type or its files). Such values are the same for
+    /// every record that links the same entities, which lets the engine cache conditions on them per process.
+    pub(crate) fn is_process_scoped(self) -> bool {
+        use Field::*;
+        matches!(
+            self,
+            ProcOid
+                | ProcPid
+                | ProcName
+                | ProcExe
+                | ProcArgs
+                | ProcUid
+                | ProcUser
+                | ProcGid
+                | ProcGroup
+                | ProcCreateTs
+                | ProcTty
+                | ProcEntry
+                | ProcCmdline
+                | ProcAName
+                | ProcAExe
+                | ProcACmdline
+                | ProcAPid
+                | PProcOid
+                | PProcPid
+                | PProcName
+                | PProcExe
+                | PProcArgs
+                | PProcUid
+                | PProcUser
+                | PProcGid
+                | PProcGroup
+                | PProcCreateTs
+                | PProcTty
+                | PProcEntry
+                | PProcCmdline
+                | ContainerId
+                | ContainerName
+                | ContainerImageId
+                | ContainerImage
+                | ContainerType
+                | ContainerPrivileged
+                | PodTs
+                | PodId
+                | PodName
+                | PodNodeName
+                | PodNamespace
+                | PodRestartCount
+                | PodHostIpJson
+                | PodHostIp
+                | PodInternalIpJson
+                | PodInternalIp
+                | PodServicesJson
+                | PodServices
+                | NodeId
+                | NodeIp
+                | MetaSchema
+                | MetaTraceName
+                | FalcoEvtDir
+                | FalcoContainerId
+        )
+    }
+
+    /// Whether the value depends only on the record's type and its file entities (`file`, `new_file`): such values
+    /// are the same for every record of one type linking the same files.
+    pub(crate) fn is_file_scoped(self) -> bool {
+        use Field::*;
+        matches!(
+            self,
+            FileName
+                | FilePath
+                | FileSymlink
+                | FileOid
+                | FileDirectory
+                | FileType
+                | FileNewName
+                | FileNewPath
+                | FileNewSymlink
+                | FileNewOid
+                | FileNewDirectory
+        )
+    }
+
     /// The value used by integer comparisons, as the reference computes it (`MapInt`): `Some` for integer fields,
     /// `None` when the reference falls back to parsing the field *name* (which yields 0).
     pub fn int_value(self, rec: &FlatRecord, compat: Compat) -> Option<i64> {
@@ -1075,31 +1159,52 @@ const EVT_ORDER: &[(i32, &str, &str)] = &[
     (op::SHUTDOWN, "shutdown", "shutdown"),
 ];
 
+/// Open flags and their names, in the reference order.
+const OPEN_ORDER: &[(i32, &str)] = &[
+    (open::RDONLY, "RDONLY"),
+    (open::WRONLY, "WRONLY"),
+    (open::RDWR, "RDWR"),
+    (open::CREAT, "CREAT"),
+    (open::EXCL, "EXCL"),
+    (open::TRUNC, "TRUNC"),
+    (open::APPEND, "APPEND"),
+    (open::NONBLOCK, "NONBLOCK"),
+    (open::DSYNC, "DSYNC"),
+    (open::DIRECT, "DIRECT"),
+    (open::LARGEFILE, "LARGEFILE"),
+    (open::DIRECTORY, "DIRECTORY"),
+    (open::CLOEXEC, "CLOEXEC"),
+    (open::SYNC, "SYNC"),
+];
+
 /// Open flag names in the reference order (`NONE` when no flag is set; `RDWR` also lists `RDONLY` and `WRONLY`).
 pub fn open_names(flags: i64) -> impl Iterator<Item = &'static str> {
-    const ORDER: &[(i32, &str)] = &[
-        (open::RDONLY, "RDONLY"),
-        (open::WRONLY, "WRONLY"),
-        (open::RDWR, "RDWR"),
-        (open::CREAT, "CREAT"),
-        (open::EXCL, "EXCL"),
-        (open::TRUNC, "TRUNC"),
-        (open::APPEND, "APPEND"),
-        (open::NONBLOCK, "NONBLOCK"),
-        (open::DSYNC, "DSYNC"),
-        (open::DIRECT, "DIRECT"),
-        (open::LARGEFILE, "LARGEFILE"),
-        (open::DIRECTORY, "DIRECTORY"),
-        (open::CLOEXEC, "CLOEXEC"),
-        (open::SYNC, "SYNC"),
-    ];
     let none = (flags == 0).then_some("NONE");
     none.into_iter().chain(
-        ORDER
+        OPEN_ORDER
             .iter()
             .filter(move |(b, _)| flags & *b as i64 == *b as i64)
             .map(|(_, n)| *n),
     )
+}
+
+/// The flag value of an open flag name (`CREAT` → `open::CREAT`); `open_names(f)` lists the name iff
+/// `f & value == value`. `None` for `NONE` and unknown names.
+pub(crate) fn open_bit(name: &str) -> Option<i64> {
+    OPEN_ORDER
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(b, _)| *b as i64)
+}
+
+/// The raw value `sf.file.openflags` names (the open flags of a file flow; see [`open_names`]).
+pub(crate) fn open_flags_raw(rec: &FlatRecord, compat: Compat) -> i64 {
+    View {
+        rec,
+        kind: rec.kind(),
+        compat,
+    }
+    .slot31()
 }
 
 /// Dotted-quad rendering of a SysFlow IPv4 integer (first octet in the low byte).
@@ -1374,5 +1479,110 @@ mod tests {
             Some(Field::ProcTty)
         );
         assert_eq!(Field::exported()[0], Field::EndTs);
+    }
+
+    /// Flattened records of the reference traces (every `step`-th), if `../shared` is present.
+    fn trace_records(step: usize) -> Vec<FlatRecord> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/processor-resources/resources/traces");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("SKIP: {} not found", dir.display());
+            return Vec::new();
+        };
+        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        let mut out = Vec::new();
+        for p in paths {
+            if let Ok(r) = sysflow_format::FlatReader::open(&p) {
+                out.extend(r.filter_map(Result::ok).step_by(step));
+            }
+        }
+        out
+    }
+
+    /// `rec` with a different event/flow payload of the same type (flags, times, fds, counters, addresses changed).
+    fn perturbed(rec: &FlatRecord) -> FlatRecord {
+        let mut r = rec.clone();
+        match &mut r.record {
+            Record::ProcessEvent(e) => {
+                e.op_flags ^= 0x7fff;
+                e.ret += 3;
+                e.ts += 1;
+                e.tid += 1;
+            }
+            Record::FileFlow(f) => {
+                f.op_flags ^= 0x7fff;
+                f.open_flags ^= 0x7f;
+                f.ts += 1;
+                f.end_ts += 2;
+                f.fd += 1;
+                f.num_r_recv_ops += 1;
+                f.num_w_send_bytes += 5;
+            }
+            Record::FileEvent(f) => {
+                f.op_flags ^= 0x7fff;
+                f.ret += 1;
+                f.ts += 1;
+            }
+            Record::NetworkFlow(n) => {
+                n.op_flags ^= 0x7fff;
+                n.sip ^= 0x0102;
+                n.dip ^= 0x0304;
+                n.sport += 1;
+                n.dport += 1;
+                n.proto += 1;
+                n.fd += 1;
+                n.ts += 1;
+            }
+            _ => {}
+        }
+        r
+    }
+
+    /// The engine caches conditions on process-scoped fields per process context, and on file-scoped fields per
+    /// record type and files: check that those fields really depend on nothing else.
+    #[test]
+    fn field_scopes_hold_on_reference_records() {
+        let recs = trace_records(97);
+        let recs: Vec<&FlatRecord> = recs.iter().take(400).collect();
+        for compat in [Compat::Fixed, Compat::Reference] {
+            for (i, a) in recs.iter().enumerate() {
+                // `b`: another record (other type, payload and files) given `a`'s process context.
+                let b = recs[(i * 7 + 3) % recs.len()];
+                let mut h = perturbed(b);
+                h.process = a.process.clone();
+                h.parent = a.parent.clone();
+                h.ancestors = a.ancestors.clone();
+                h.container = a.container.clone();
+                h.pod = a.pod.clone();
+                h.header = a.header.clone();
+                // `f`: `a`'s type and files with another payload and `b`'s process context.
+                let mut f = perturbed(a);
+                f.process = b.process.clone();
+                f.parent = b.parent.clone();
+                f.ancestors = b.ancestors.clone();
+                f.container = b.container.clone();
+                f.pod = b.pod.clone();
+                f.header = b.header.clone();
+                for field in Field::ALL {
+                    if field.is_process_scoped() {
+                        assert_eq!(field.value(a, compat), field.value(&h, compat), "{field:?}");
+                        assert_eq!(
+                            field.render(a, compat),
+                            field.render(&h, compat),
+                            "{field:?}"
+                        );
+                    }
+                    if field.is_file_scoped() {
+                        assert_eq!(field.value(a, compat), field.value(&f, compat), "{field:?}");
+                        assert_eq!(
+                            field.render(a, compat),
+                            field.render(&f, compat),
+                            "{field:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -42,6 +42,7 @@ pub mod fields;
 mod jsonpath;
 mod optimize;
 mod parser;
+mod procctx;
 mod sigma;
 
 pub use engine::{

@@ -10,7 +10,7 @@ use sysflow_format::{
     ProcessFlow, Record, RecordKind,
 };
 
-use crate::eval::{Ctx, Expr, IntOperand, Operand};
+use crate::eval::{Ctx, Expr, IntOperand, Operand, Scope};
 use crate::fields::{Compat, Field};
 
 /// A record of `kind` with default contents and no entities (only used for fields that do not depend on them).
@@ -104,6 +104,7 @@ pub(crate) fn cost(e: &Expr) -> u32 {
     match e {
         Expr::Const(_) => 0,
         Expr::Kind(_) | Expr::OpFlags { .. } => 1,
+        Expr::OpenFlags { .. } => 2,
         Expr::Int { lhs, rhs, .. } => {
             2 + [lhs, rhs]
                 .iter()
@@ -115,6 +116,9 @@ pub(crate) fn cost(e: &Expr) -> u32 {
         Expr::Match { lhs, .. } => operand_cost(lhs) + 4,
         Expr::Str { lhs, rhs, .. } => operand_cost(lhs) + operand_cost(rhs) + 10,
         Expr::Not(e) | Expr::Memo(_, e) => cost(e),
+        Expr::Fact(Scope::Process, _) => 1,
+        // Looked up in a cache that misses more often (a miss evaluates the condition).
+        Expr::Fact(Scope::File, _) => 8,
         // A conjunction usually stops at its first (cheapest) false operand; a disjunction that is false (the common
         // case inside a rule) evaluates every operand.
         Expr::And(v) => {
@@ -149,6 +153,9 @@ pub(crate) fn specialize(
     };
     match e {
         Expr::Kind(mask) => Expr::Const(mask & (1u16 << kind as u16) != 0),
+        Expr::OpenFlags { .. } if constant_for(Field::FileOpenFlags, kind, compat) => {
+            fold_with(e).unwrap_or_else(|| e.clone())
+        }
         Expr::Exists(f) if constant_for(*f, kind, compat) => {
             fold_with(e).unwrap_or_else(|| e.clone())
         }
@@ -229,6 +236,9 @@ fn key(e: &Expr, out: &mut String) {
         Expr::OpFlags { mask, net_mask } => {
             let _ = write!(out, "O{mask}/{net_mask}");
         }
+        Expr::OpenFlags { none, all_of } => {
+            let _ = write!(out, "F{none}{all_of:?}");
+        }
         Expr::Exists(f) => {
             let _ = write!(out, "E{}", *f as u32);
         }
@@ -255,6 +265,9 @@ fn key(e: &Expr, out: &mut String) {
             key(e, out);
         }
         Expr::Memo(_, e) => key(e, out),
+        Expr::Fact(scope, i) => {
+            let _ = write!(out, "P{scope:?}{i}");
+        }
         Expr::And(v) | Expr::Or(v) => {
             out.push(if matches!(e, Expr::And(_)) { '&' } else { '|' });
             out.push('(');
@@ -334,4 +347,144 @@ pub(crate) fn memoize(exprs: Vec<Expr>) -> (Vec<Expr>, usize) {
         .map(|e| wrap(e, &counts, &mut ids))
         .collect();
     (out, ids.len())
+}
+
+/// Whether `e` reads only fields of `scope` (and literals): its value is the same for every record with the same
+/// context of that scope. Constants, record-type and operation tests do not count (they are folded per record type or
+/// cheap).
+fn only(e: &Expr, scope: Scope) -> bool {
+    let field = |f: &Field| match scope {
+        Scope::Process => f.is_process_scoped(),
+        Scope::File => f.is_file_scoped(),
+    };
+    let operand = |o: &Operand| match o {
+        Operand::Lit(_) => true,
+        Operand::Field(f) | Operand::Json(f, _) | Operand::Ancestor(f, _) => field(f),
+    };
+    match e {
+        Expr::Const(_)
+        | Expr::Kind(_)
+        | Expr::OpFlags { .. }
+        | Expr::OpenFlags { .. }
+        | Expr::Memo(..)
+        | Expr::Fact(..) => false,
+        Expr::Exists(f) | Expr::IntIn(f, _) => field(f),
+        Expr::Match { lhs, .. } => operand(lhs),
+        Expr::Str { lhs, rhs, .. } => operand(lhs) && operand(rhs),
+        Expr::Int { lhs, rhs, .. } => [lhs, rhs].iter().all(|o| match o {
+            IntOperand::Const(_) => true,
+            IntOperand::Field(f) => field(f),
+        }),
+        Expr::Not(x) => only(x, scope),
+        Expr::And(v) | Expr::Or(v) => v.iter().all(|c| only(c, scope)),
+    }
+}
+
+/// The fact tables (process and file scope) shared by all record-type plans of an engine.
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    /// Process fact conditions, by index.
+    pub process: Vec<Expr>,
+    /// File fact conditions, by index.
+    pub file: Vec<Expr>,
+    ids: std::collections::HashMap<(bool, String), u32>,
+}
+
+impl Facts {
+    fn intern(&mut self, scope: Scope, e: Expr) -> Expr {
+        let table = match scope {
+            Scope::Process => &mut self.process,
+            Scope::File => &mut self.file,
+        };
+        let next = table.len() as u32;
+        let id = *self
+            .ids
+            .entry((scope == Scope::File, key_of(&e)))
+            .or_insert(next);
+        if id == next {
+            table.push(e);
+        }
+        Expr::Fact(scope, id)
+    }
+
+    /// Replaces the parts of the specialised condition `e` that read only the process context, or only the files
+    /// (when `files` is set), by fact references: a maximal such subexpression becomes one fact, and the operands of
+    /// one scope of a conjunction or disjunction that also reads other things are grouped into one fact (evaluation
+    /// has no side effects, so grouping and reordering keep the result). Operands are then ordered cheapest first
+    /// again.
+    pub fn extract(&mut self, e: Expr, files: bool) -> Expr {
+        let scopes: &[Scope] = if files {
+            &[Scope::Process, Scope::File]
+        } else {
+            &[Scope::Process]
+        };
+        if let Some(&scope) = scopes.iter().find(|s| only(&e, **s)) {
+            return self.intern(scope, e);
+        }
+        let is_and = matches!(e, Expr::And(_));
+        match e {
+            Expr::Not(x) => Expr::Not(Box::new(self.extract(*x, files))),
+            Expr::And(v) | Expr::Or(v) => {
+                let build = |mut v: Vec<Expr>| {
+                    v.sort_by_key(cost);
+                    if v.len() == 1 {
+                        v.pop().unwrap_or(Expr::Const(is_and))
+                    } else if is_and {
+                        Expr::And(v.into_boxed_slice())
+                    } else {
+                        Expr::Or(v.into_boxed_slice())
+                    }
+                };
+                let mut rest = v.into_vec();
+                let mut out = Vec::new();
+                for &scope in scopes {
+                    let (group, others): (Vec<Expr>, Vec<Expr>) =
+                        rest.into_iter().partition(|c| only(c, scope));
+                    rest = others;
+                    if !group.is_empty() {
+                        out.push(self.intern(scope, build(group)));
+                    }
+                }
+                out.extend(rest.into_iter().map(|c| self.extract(c, files)));
+                build(out)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Assigns the per-record string cache slots to the fields compared most often: first those of the record-level
+/// conditions `exprs` (evaluated for every record), then those of the fact conditions `facts` (evaluated once per
+/// context).
+pub(crate) fn slot_map<'a>(
+    exprs: impl Iterator<Item = &'a Expr>,
+    facts: impl Iterator<Item = &'a Expr>,
+) -> crate::eval::SlotMap {
+    fn uses(e: &Expr, weight: u64, counts: &mut [u64]) {
+        let mut operand = |o: &Operand| {
+            if let Operand::Field(f) = o {
+                counts[*f as usize] += weight;
+            }
+        };
+        match e {
+            Expr::Match { lhs, .. } => operand(lhs),
+            Expr::Str { lhs, rhs, .. } => {
+                operand(lhs);
+                operand(rhs);
+            }
+            Expr::Not(x) | Expr::Memo(_, x) => uses(x, weight, counts),
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|c| uses(c, weight, counts)),
+            _ => {}
+        }
+    }
+    let mut counts = vec![0u64; Field::ALL.len()];
+    exprs.for_each(|e| uses(e, 1 << 20, &mut counts));
+    facts.for_each(|e| uses(e, 1, &mut counts));
+    let mut order: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(counts[i]), i));
+    let mut map = crate::eval::NO_SLOTS;
+    for (slot, &f) in order.iter().take(crate::eval::SLOTS).enumerate() {
+        map[f] = slot as u8;
+    }
+    map
 }
