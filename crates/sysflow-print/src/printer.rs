@@ -222,6 +222,8 @@ pub struct Printer<W: Write> {
     records: u64,
     /// Whether the JSON array has been opened.
     array_open: bool,
+    /// Whether output stays in `buf` until [`Printer::take_bytes`] (a worker of the parallel printer).
+    batch: bool,
 }
 
 impl<W: Write> Printer<W> {
@@ -319,6 +321,7 @@ impl<W: Write> Printer<W> {
             cell: String::new(),
             records: 0,
             array_open: false,
+            batch: false,
         })
     }
 
@@ -355,10 +358,47 @@ impl<W: Write> Printer<W> {
     fn flush_buf(&mut self) -> io::Result<()> {
         // Larger than the 64 KiB `BufWriter`s of the command line: they pass it on without copying.
         if self.buf.len() >= FLUSH_BYTES {
+            self.write_buf()?;
+        }
+        Ok(())
+    }
+
+    /// Hands `buf` to the writer (not in batch mode).
+    fn write_buf(&mut self) -> io::Result<()> {
+        if !self.batch {
             self.out.write_all(&self.buf)?;
             self.buf.clear();
         }
         Ok(())
+    }
+
+    /// Puts the printer in the state it has after `records` records, `table_idx` of them in the current trace
+    /// (the start of a batch of the parallel printer; in text mode a batch starts with a trace or after a table).
+    pub(crate) fn resume(&mut self, records: u64, table_idx: u64) {
+        self.records = records;
+        self.array_open = records > 0;
+        if let Some(t) = &mut self.table {
+            t.idx = table_idx;
+            t.first = table_idx == 0;
+            t.rows.clear();
+        }
+    }
+
+    /// Keeps output in memory for [`Printer::take_bytes`] instead of writing it.
+    pub(crate) fn set_batch(&mut self) {
+        self.batch = true;
+    }
+
+    /// The output printed since the last call (batch mode), leaving `spare` (cleared) as the next buffer.
+    pub(crate) fn take_bytes(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        spare.clear();
+        std::mem::replace(&mut self.buf, spare)
+    }
+
+    /// Writes bytes printed elsewhere (by a worker of the parallel printer).
+    pub(crate) fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_buf()?;
+        self.out.write_all(bytes)
     }
 
     fn write_json(&mut self, rec: &FlatRecord) -> io::Result<()> {
@@ -461,17 +501,13 @@ impl<W: Write> Printer<W> {
         t.rows.clear();
         self.buf.extend_from_slice(text.as_bytes());
         self.buf.push(b'\n');
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
+        self.write_buf()
     }
 
     /// Ends a trace: prints the last text table of the trace.
     pub fn end_trace(&mut self) -> io::Result<()> {
         self.flush_table()?;
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
+        self.write_buf()
     }
 
     /// Closes the output (the JSON array) and returns the writer, flushed.
