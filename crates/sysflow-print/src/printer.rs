@@ -9,7 +9,7 @@ use sysflow_format::{FlatRecord, RecordKind};
 use crate::fields::{field_info, Field, FieldInfo, DEFAULT_FIELDS, FIELD_TABLE, K8S_EVENT_FIELDS};
 use crate::py::json_str;
 use crate::render::{csv_cell, json_value, str_value, table_text};
-use crate::table::{fit_cell, github_table};
+use crate::table::{fit_cell_into, write_github_table, Cells};
 use crate::value::{fast, RecordView, Value};
 
 /// Output format (`sysprint -o`).
@@ -190,7 +190,7 @@ struct TableState {
     /// Cell width of each column.
     widths: Vec<usize>,
     /// Rows of the current chunk, cells already padded or cut to their width.
-    rows: Vec<Vec<String>>,
+    rows: Cells,
     /// Index of the next record of the current trace.
     idx: u64,
     /// Whether the next table is the first of the trace (printed with headers).
@@ -218,6 +218,8 @@ pub struct Printer<W: Write> {
     buf: Vec<u8>,
     scratch: String,
     cell: String,
+    bytes: Vec<u8>,
+    text: String,
     /// Records written so far (all traces).
     records: u64,
     /// Whether the JSON array has been opened.
@@ -285,8 +287,8 @@ impl<W: Write> Printer<W> {
             }
             table = Some(TableState {
                 headers,
+                rows: Cells::new(widths.len()),
                 widths,
-                rows: Vec::new(),
                 idx: 0,
                 first: true,
             });
@@ -319,6 +321,8 @@ impl<W: Write> Printer<W> {
             buf: Vec::with_capacity(FLUSH_BYTES + (1 << 14)),
             scratch: String::new(),
             cell: String::new(),
+            bytes: Vec::new(),
+            text: String::new(),
             records: 0,
             array_open: false,
             batch: false,
@@ -470,17 +474,31 @@ impl<W: Write> Printer<W> {
             return Ok(());
         };
         let idx = t.idx;
-        let mut row = Vec::with_capacity(t.widths.len());
-        self.cell.clear();
-        crate::value::push_int(&mut self.cell, idx as i64);
-        row.push(fit_cell(&self.cell, t.widths[0]));
+        let mut num = [0u8; 20];
+        let i = fast::int_bytes(&mut num, idx as i64);
+        fit_cell_into(
+            &mut t.rows.text,
+            std::str::from_utf8(&num[i..]).unwrap_or(""),
+            t.widths[0],
+        );
+        t.rows.end_cell();
         let view = RecordView::new(rec);
         for (c, w) in self.columns.iter().zip(&t.widths[1..]) {
             self.cell.clear();
-            table_text(&mut self.cell, &c.value(&view), &mut self.scratch);
-            row.push(fit_cell(&self.cell, *w));
+            let v = c.value(&view);
+            match v {
+                Value::Int(_) | Value::Iso(_) | Value::OpFlags(_) | Value::Ipv4(_) => {
+                    // ASCII renderings of the byte-level writers.
+                    self.bytes.clear();
+                    self.plans.fmt.value(Style::Csv, &mut self.bytes, &v);
+                    self.cell
+                        .push_str(std::str::from_utf8(&self.bytes).unwrap_or(""));
+                }
+                _ => table_text(&mut self.cell, &v, &mut self.scratch),
+            }
+            fit_cell_into(&mut t.rows.text, &self.cell, *w);
+            t.rows.end_cell();
         }
-        t.rows.push(row);
         t.idx += 1;
         if idx > 0 && idx % CHUNK_ROWS == 0 {
             self.flush_table()?;
@@ -492,14 +510,15 @@ impl<W: Write> Printer<W> {
         let Some(t) = &mut self.table else {
             return Ok(());
         };
-        if t.rows.is_empty() {
+        if t.rows.rows() == 0 {
             return Ok(());
         }
         let headers: &[&str] = if t.first { &t.headers } else { &[] };
-        let text = github_table(headers, &t.rows);
+        self.text.clear();
+        write_github_table(&mut self.text, headers, &t.rows);
         t.first = false;
         t.rows.clear();
-        self.buf.extend_from_slice(text.as_bytes());
+        self.buf.extend_from_slice(self.text.as_bytes());
         self.buf.push(b'\n');
         self.write_buf()
     }
