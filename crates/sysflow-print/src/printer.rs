@@ -617,12 +617,16 @@ enum Source {
     Container,
     Pod,
     Header,
+    /// The file and the second file of a file flow or event.
+    File,
 }
 
 impl Source {
-    fn of(field: Option<Field>) -> Option<Source> {
+    fn of(field: Option<Field>, kind: RecordKind) -> Option<Source> {
         use Field as F;
         Some(match field? {
+            F::FilePath | F::FileNewPath | F::FileType => Source::File,
+            F::Res if matches!(kind, RecordKind::FileFlow | RecordKind::FileEvent) => Source::File,
             F::ProcPid
             | F::ProcUid
             | F::ProcUser
@@ -744,7 +748,7 @@ impl Plan {
             }
             let Some(field) = c.field else { continue };
             let lit = std::mem::take(&mut pending);
-            match (Source::of(Some(field)), steps.last_mut()) {
+            match (Source::of(Some(field), kind), steps.last_mut()) {
                 (Some(s), Some(Step::Section { source, items, .. })) if *source == s => {
                     items.push((lit, field))
                 }
@@ -788,15 +792,15 @@ impl Plan {
                     slot,
                     items,
                 } => {
-                    let (addr, keep) = entity_key(*source, flat);
-                    let idx = slot * SECTION_WAYS + (addr >> 4) % SECTION_WAYS;
+                    let (addr, addr2) = entity_key(*source, flat);
+                    let idx = slot * SECTION_WAYS + ((addr ^ addr2) >> 4) % SECTION_WAYS;
                     if cache.entries.len() <= idx {
                         cache
                             .entries
                             .resize_with((slot + 1) * SECTION_WAYS, || None);
                     }
                     if let Some(e) = &cache.entries[idx] {
-                        if e.addr == addr && e.layout == flat.layout {
+                        if e.addr == addr && e.addr2 == addr2 && e.layout == flat.layout {
                             out.extend_from_slice(&e.bytes);
                             continue;
                         }
@@ -808,8 +812,9 @@ impl Plan {
                     }
                     cache.entries[idx] = Some(SectionEntry {
                         addr,
+                        addr2,
                         layout: flat.layout,
-                        _keep: keep,
+                        _keep: keep_alive(*source, flat),
                         bytes: out[start..].to_vec(),
                     });
                 }
@@ -831,11 +836,17 @@ enum KeepAlive {
     Container(std::sync::Arc<sysflow_format::Container>),
     Pod(std::sync::Arc<sysflow_format::Pod>),
     Header(std::sync::Arc<sysflow_format::Header>),
+    Files(
+        Option<std::sync::Arc<sysflow_format::File>>,
+        Option<std::sync::Arc<sysflow_format::File>>,
+    ),
 }
 
 #[derive(Debug)]
 struct SectionEntry {
     addr: usize,
+    /// The second file's address (sections of files).
+    addr2: usize,
     layout: sysflow_format::Layout,
     _keep: Option<KeepAlive>,
     bytes: Vec<u8>,
@@ -847,29 +858,31 @@ struct SectionCache {
     entries: Vec<Option<SectionEntry>>,
 }
 
-fn entity_key(source: Source, rec: &FlatRecord) -> (usize, Option<KeepAlive>) {
+/// The addresses that identify the entities of a section (the second one: the second file of a file event).
+fn entity_key(source: Source, rec: &FlatRecord) -> (usize, usize) {
     use std::sync::Arc;
-    fn addr<T>(a: &Arc<T>) -> usize {
-        Arc::as_ptr(a) as usize
+    fn addr<T>(a: &Option<Arc<T>>) -> usize {
+        a.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize)
     }
     match source {
-        Source::Process => rec.process.as_ref().map_or((0, None), |a| {
-            (addr(a), Some(KeepAlive::Process(a.clone())))
-        }),
-        Source::Parent => rec.parent.as_ref().map_or((0, None), |a| {
-            (addr(a), Some(KeepAlive::Process(a.clone())))
-        }),
-        Source::Container => rec.container.as_ref().map_or((0, None), |a| {
-            (addr(a), Some(KeepAlive::Container(a.clone())))
-        }),
-        Source::Pod => rec
-            .pod
-            .as_ref()
-            .map_or((0, None), |a| (addr(a), Some(KeepAlive::Pod(a.clone())))),
-        Source::Header => rec
-            .header
-            .as_ref()
-            .map_or((0, None), |a| (addr(a), Some(KeepAlive::Header(a.clone())))),
+        Source::Process => (addr(&rec.process), 0),
+        Source::Parent => (addr(&rec.parent), 0),
+        Source::Container => (addr(&rec.container), 0),
+        Source::Pod => (addr(&rec.pod), 0),
+        Source::Header => (addr(&rec.header), 0),
+        Source::File => (addr(&rec.file), addr(&rec.new_file)),
+    }
+}
+
+/// References to the entities of [`entity_key`], kept by the cache entry.
+fn keep_alive(source: Source, rec: &FlatRecord) -> Option<KeepAlive> {
+    match source {
+        Source::Process => rec.process.clone().map(KeepAlive::Process),
+        Source::Parent => rec.parent.clone().map(KeepAlive::Process),
+        Source::Container => rec.container.clone().map(KeepAlive::Container),
+        Source::Pod => rec.pod.clone().map(KeepAlive::Pod),
+        Source::Header => rec.header.clone().map(KeepAlive::Header),
+        Source::File => Some(KeepAlive::Files(rec.file.clone(), rec.new_file.clone())),
     }
 }
 
@@ -1114,7 +1127,12 @@ mod tests {
     #[test]
     fn a_changed_entity_is_rendered_again() {
         use std::sync::Arc;
-        use sysflow_format::{FileFlow, Layout, Process, Record};
+        use sysflow_format::{File, FileFlow, Layout, Process, Record};
+        let file_a = Arc::new(File {
+            path: "/tmp/f0".into(),
+            restype: b'f' as i32,
+            ..Default::default()
+        });
         let proc_a = Arc::new(Process {
             exe: "/bin/a".into(),
             ..Default::default()
@@ -1132,6 +1150,19 @@ mod tests {
                 }),
                 if i == 3 { Layout::EMPTY } else { Layout::V5 },
             );
+            // A new file per record (record 2: one seen before), the second file set on record 1.
+            r.file = Some(if i == 2 {
+                file_a.clone()
+            } else {
+                Arc::new(File {
+                    path: format!("/tmp/f{i}"),
+                    restype: b'f' as i32 + i as i32,
+                    ..Default::default()
+                })
+            });
+            if i == 1 {
+                r.new_file = r.file.clone();
+            }
             r.process = Some(if i == 2 {
                 proc_a.clone()
             } else {
