@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Side-by-side throughput of our sysprint/format library and the reference Python tools (sysflow-tools 0.6.1).
 
-Usage: benchmarks/sysprint_bench.py [--ref-venv DIR] [--records N] [--quick]
+Usage: benchmarks/sysprint_bench.py [--ref-venv DIR] [--records N] [--quick] [--no-build]
 
 Runs, on the same files in one run:
   * ours: decode only (`sysflow stats`), flattened (`sysflow stats --flatten`), and `sysprint -o json|flatjson|csv|str`
-    (best of 3 wall-clock runs, output to /dev/null or a temp file);
+    (best of 3 wall-clock runs, output to /dev/null or a temp file), each mode with the default worker threads and
+    with `SYSPRINT_THREADS=1` (stage `<mode> 1T`: everything on one core);
   * the reference: `SFReader` iteration, `FlattenedSFReader` iteration (library level, start-up excluded), and its
     `sysprint` in every mode (one run each; start-up included, as users see it).
 Inputs: the largest shared traces (when ../shared is present) and generated traces (`sysflow generate`, seed 1):
@@ -51,11 +52,14 @@ def ours(sysflow, trace, runs):
     res["flatten"] = rows / best_of(runs, lambda: run([sysflow, "stats", "--flatten", trace], stdout=devnull))
     with tempfile.TemporaryDirectory() as d:
         for m in MODES:
-            if m == "csv":
-                f = lambda: run([sysflow, "print", "-o", "csv", "-w", os.path.join(d, "o.csv"), trace], stdout=devnull)
-            else:
-                f = lambda m=m: run([sysflow, "print", "-o", m, trace], stdout=devnull, stdin=subprocess.DEVNULL)
-            res[m] = rows / best_of(runs, f)
+            for stage, env in [(m, os.environ), (f"{m} 1T", dict(os.environ, SYSPRINT_THREADS="1"))]:
+                if m == "csv":
+                    f = lambda env=env: run([sysflow, "print", "-o", "csv", "-w", os.path.join(d, "o.csv"), trace],
+                                            stdout=devnull, env=env)
+                else:
+                    f = lambda m=m, env=env: run([sysflow, "print", "-o", m, trace], stdout=devnull,
+                                                 stdin=subprocess.DEVNULL, env=env)
+                res[stage] = rows / best_of(runs, f)
     return recs, rows, res
 
 
@@ -90,11 +94,14 @@ def main():
     ap.add_argument("--ref-venv", default=os.path.join(ROOT, ".venv-ref"))
     ap.add_argument("--records", type=int, default=5_000_000)
     ap.add_argument("--quick", action="store_true", help="1 run each, 500k generated records")
+    ap.add_argument("--no-build", action="store_true", help="use the release binary as it is")
     a = ap.parse_args()
     runs = 1 if a.quick else 3
     n = 500_000 if a.quick else a.records
-    run(["cargo", "build", "--release", "-q", "-p", "sysflow-cli"], cwd=ROOT)
-    sysflow = os.path.join(ROOT, "target", "release", "sysflow")
+    if not a.no_build:
+        run(["cargo", "build", "--release", "-q", "-p", "sysflow-cli", "--bin", "sysflow"], cwd=ROOT)
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    sysflow = os.path.join(target, "release", "sysflow")
     work = os.path.join(ROOT, "benchmarks", "work")
     os.makedirs(work, exist_ok=True)
     big, small = os.path.join(work, f"gen-{n}.sf"), os.path.join(work, "gen-200000.sf")
@@ -125,8 +132,8 @@ def main():
         if have_ref:
             ref_rows = count_rows(sysflow, ref_path)
             ref = reference(a.ref_venv, ref_path, ref_rows)
-        for stage in ["decode", "flatten"] + MODES:
-            r = ref.get(stage)
+        for stage in ["decode", "flatten"] + [s for m in MODES for s in (m, f"{m} 1T")]:
+            r = ref.get(stage.split(" ")[0] if stage.endswith(" 1T") else stage)
             sp = f"{mine[stage] / r:,.0f}×" if r else "–"
             print(f"| {name} | {stage} | {mine[stage]:,.0f} | {f'{r:,.0f}' if r else '–'} | {sp} |")
             rows_out.append([name, stage, round(mine[stage]), round(r) if r else "", recs, rows])

@@ -24,7 +24,8 @@ use sysflow_format::{FlatReader, TraceReader};
 use sysflow_sfql::Query;
 
 use crate::fields::list_text;
-use crate::printer::{OutputMode, PrintOptions, Printer};
+use crate::parallel::{print_with_threads, thread_count, RecordSink};
+use crate::printer::{OutputMode, PrintOptions};
 
 /// Where traces come from (`-i`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -108,6 +109,10 @@ pub struct SysprintArgs {
     /// print version information
     #[arg(short = 'v', long = "version")]
     pub version: bool,
+    /// formatting threads (not a reference flag; default: $SYSPRINT_THREADS, else the number of CPUs; 1 prints on
+    /// one thread)
+    #[arg(long = "threads", value_name = "N", hide = true)]
+    pub threads: Option<usize>,
 }
 
 /// The reference's `str2bool`: yes/true/t/y/1 and no/false/f/n/0, any case.
@@ -238,32 +243,38 @@ pub fn run_with(args: &SysprintArgs, env: &mut RunEnv<'_>) -> Result<RunStatus> 
         term_cols: env.term_cols,
     };
     let mut status = RunStatus::default();
+    let threads = thread_count(args.threads);
     match (&args.file, to_file) {
         (Some(path), true) => {
             let f = fs::File::create(path)
                 .with_context(|| format!("cannot create output file {}", path.display()))?;
-            let mut printer = Printer::new(opts, io::BufWriter::with_capacity(1 << 16, f))?;
             let mut ctx = Ctx {
                 filter: &mut filter,
                 stderr: env.stderr,
                 status: &mut status,
             };
-            print_paths(args, s3.as_ref(), &mut printer, &mut ctx)
-                .and_then(|_| printer.finish().map(|_| ()))
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            let out = io::BufWriter::with_capacity(1 << 16, f);
+            print_with_threads(opts, out, threads, |sink| {
+                print_paths(args, s3.as_ref(), sink, &mut ctx)
+            })
+            .with_context(|| format!("cannot write {}", path.display()))?;
         }
         _ => {
-            let mut printer = Printer::new(opts, &mut *env.stdout)?;
             let mut ctx = Ctx {
                 filter: &mut filter,
                 stderr: env.stderr,
                 status: &mut status,
             };
-            match print_paths(args, s3.as_ref(), &mut printer, &mut ctx)
-                .and_then(|_| printer.finish().map(|_| ()))
-            {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => status.broken_pipe = true,
+            match print_with_threads(opts, &mut *env.stdout, threads, |sink| {
+                print_paths(args, s3.as_ref(), sink, &mut ctx)
+            }) {
+                Ok(_) => {}
+                Err(e)
+                    if e.downcast_ref::<io::Error>()
+                        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+                {
+                    status.broken_pipe = true
+                }
                 Err(e) => return Err(e).context("cannot write to standard output"),
             }
         }
@@ -287,10 +298,10 @@ impl Ctx<'_> {
 
 /// Prints every trace of every path (local files and directories, or S3 buckets). Only output errors are
 /// returned; input errors are reported and counted.
-fn print_paths<W: Write>(
+fn print_paths(
     args: &SysprintArgs,
     s3: Option<&S3Config>,
-    printer: &mut Printer<W>,
+    printer: &mut dyn RecordSink,
     ctx: &mut Ctx<'_>,
 ) -> io::Result<()> {
     for path in &args.paths {
@@ -316,10 +327,10 @@ fn print_paths<W: Write>(
 }
 
 /// Prints every object of an S3 bucket (or `bucket/prefix`), streamed, in key order like the reference's listing.
-fn print_bucket<W: Write>(
+fn print_bucket(
     cfg: &S3Config,
     location: &str,
-    printer: &mut Printer<W>,
+    printer: &mut dyn RecordSink,
     ctx: &mut Ctx<'_>,
 ) -> io::Result<()> {
     let src = match S3Source::open(cfg, location) {
@@ -365,9 +376,9 @@ fn print_bucket<W: Write>(
 }
 
 /// Prints the records of one trace; read errors are reported and the reader goes on after them.
-fn print_trace<R: Read, W: Write>(
+fn print_trace<R: Read>(
     reader: FlatReader<R>,
-    printer: &mut Printer<W>,
+    printer: &mut dyn RecordSink,
     ctx: &mut Ctx<'_>,
 ) -> io::Result<()> {
     ctx.status.traces += 1;
@@ -382,7 +393,7 @@ fn print_trace<R: Read, W: Write>(
                 if ctx.filter.as_mut().is_some_and(|q| !q.matches(&rec)) {
                     continue;
                 }
-                printer.write(&rec)?;
+                printer.write_record(rec)?;
                 ctx.status.records += 1;
             }
             Err(e) => ctx.report(e),

@@ -4,6 +4,8 @@
 //! * [`fields`]: the 75 exported keys in the reference's order, with headers, widths and descriptions.
 //! * [`value`]: the value of each key for a [`sysflow_format::FlatRecord`] ([`field_value`]).
 //! * [`Printer`]: writes records as JSON Lines, a JSON array, CSV or tabulate-0.9 "github" tables.
+//! * [`parallel`]: the same output with the formatting spread over worker threads (`sysprint` uses as many as
+//!   there are CPUs; `SYSPRINT_THREADS=1` or `--threads 1` prints on one thread).
 //! * [`cli`]: the `sysprint` command line ([`SysprintArgs`], [`run`]): local files and directories or S3 buckets
 //!   (through `sysflow-export`), sfql filters (through `sysflow-sfql`).
 //!
@@ -27,6 +29,7 @@
 
 pub mod cli;
 pub mod fields;
+pub mod parallel;
 pub mod printer;
 pub mod py;
 pub mod render;

@@ -4,12 +4,12 @@
 use std::io::{self, Write};
 
 use anyhow::{bail, Result};
-use sysflow_format::FlatRecord;
+use sysflow_format::{FlatRecord, RecordKind};
 
 use crate::fields::{field_info, Field, FieldInfo, DEFAULT_FIELDS, FIELD_TABLE, K8S_EVENT_FIELDS};
 use crate::py::json_str;
 use crate::render::{csv_cell, json_value, str_value, table_text};
-use crate::table::{fit_cell, github_table};
+use crate::table::{fit_cell_into, write_github_table, Cells};
 use crate::value::{fast, RecordView, Value};
 
 /// Output format (`sysprint -o`).
@@ -28,6 +28,9 @@ pub enum OutputMode {
 /// Rows per text table chunk after the first one (the first holds one more: the reference flushes at every
 /// index that is a positive multiple of 1000).
 pub const CHUNK_ROWS: u64 = 1000;
+
+/// Output is handed to the writer in pieces of at least this size.
+const FLUSH_BYTES: usize = 1 << 17;
 
 /// What to print and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,7 +190,7 @@ struct TableState {
     /// Cell width of each column.
     widths: Vec<usize>,
     /// Rows of the current chunk, cells already padded or cut to their width.
-    rows: Vec<Vec<String>>,
+    rows: Cells,
     /// Index of the next record of the current trace.
     idx: u64,
     /// Whether the next table is the first of the trace (printed with headers).
@@ -210,15 +213,19 @@ pub struct Printer<W: Write> {
     opts: PrintOptions,
     columns: Vec<Column>,
     program: Program,
-    sections: SectionCache,
+    plans: Plans,
     table: Option<TableState>,
     buf: Vec<u8>,
     scratch: String,
     cell: String,
+    bytes: Vec<u8>,
+    text: String,
     /// Records written so far (all traces).
     records: u64,
     /// Whether the JSON array has been opened.
     array_open: bool,
+    /// Whether output stays in `buf` until [`Printer::take_bytes`] (a worker of the parallel printer).
+    batch: bool,
 }
 
 impl<W: Write> Printer<W> {
@@ -280,40 +287,45 @@ impl<W: Write> Printer<W> {
             }
             table = Some(TableState {
                 headers,
+                rows: Cells::new(widths.len()),
                 widths,
-                rows: Vec::new(),
                 idx: 0,
                 first: true,
             });
         }
-        let program = if opts.mode == OutputMode::Json {
-            Program::compile(&nest(
-                &columns.iter().map(|c| c.key.clone()).collect::<Vec<_>>(),
-            ))
-        } else {
-            let flat: Vec<Node> = columns
-                .iter()
-                .enumerate()
-                .map(|(col, c)| Node::Leaf {
-                    json_key: c.json_key.clone(),
-                    col,
-                })
-                .collect();
-            Program::compile(&flat)
-        }
-        .grouped(&columns);
+        let program = match opts.mode {
+            OutputMode::Json => Program::compile(
+                Style::Json,
+                &nest(&columns.iter().map(|c| c.key.clone()).collect::<Vec<_>>()),
+            ),
+            OutputMode::Csv => Program::csv(columns.len()),
+            _ => {
+                let flat: Vec<Node> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(col, c)| Node::Leaf {
+                        json_key: c.json_key.clone(),
+                        col,
+                    })
+                    .collect();
+                Program::compile(Style::Json, &flat)
+            }
+        };
         Ok(Printer {
             out,
             opts,
             columns,
             program,
-            sections: SectionCache::default(),
+            plans: Plans::default(),
             table,
-            buf: Vec::with_capacity(1 << 16),
+            buf: Vec::with_capacity(FLUSH_BYTES + (1 << 14)),
             scratch: String::new(),
             cell: String::new(),
+            bytes: Vec::new(),
+            text: String::new(),
             records: 0,
             array_open: false,
+            batch: false,
         })
     }
 
@@ -348,11 +360,49 @@ impl<W: Write> Printer<W> {
     }
 
     fn flush_buf(&mut self) -> io::Result<()> {
-        if self.buf.len() >= 1 << 15 {
+        // Larger than the 64 KiB `BufWriter`s of the command line: they pass it on without copying.
+        if self.buf.len() >= FLUSH_BYTES {
+            self.write_buf()?;
+        }
+        Ok(())
+    }
+
+    /// Hands `buf` to the writer (not in batch mode).
+    fn write_buf(&mut self) -> io::Result<()> {
+        if !self.batch {
             self.out.write_all(&self.buf)?;
             self.buf.clear();
         }
         Ok(())
+    }
+
+    /// Puts the printer in the state it has after `records` records, `table_idx` of them in the current trace
+    /// (the start of a batch of the parallel printer; in text mode a batch starts with a trace or after a table).
+    pub(crate) fn resume(&mut self, records: u64, table_idx: u64) {
+        self.records = records;
+        self.array_open = records > 0;
+        if let Some(t) = &mut self.table {
+            t.idx = table_idx;
+            t.first = table_idx == 0;
+            t.rows.clear();
+        }
+    }
+
+    /// Keeps output in memory for [`Printer::take_bytes`] instead of writing it.
+    pub(crate) fn set_batch(&mut self) {
+        self.batch = true;
+    }
+
+    /// The output printed since the last call (batch mode), leaving `spare` (cleared) as the next buffer.
+    pub(crate) fn take_bytes(&mut self, mut spare: Vec<u8>) -> Vec<u8> {
+        spare.clear();
+        std::mem::replace(&mut self.buf, spare)
+    }
+
+    /// Writes bytes printed elsewhere (by a worker of the parallel printer).
+    pub(crate) fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_buf()?;
+        self.out.write_all(bytes)
     }
 
     fn write_json(&mut self, rec: &FlatRecord) -> io::Result<()> {
@@ -361,15 +411,8 @@ impl<W: Write> Printer<W> {
                 .extend_from_slice(if self.array_open { b", " } else { b"[" });
             self.array_open = true;
         }
-        let view = RecordView::new(rec);
-        self.program.run(
-            &mut self.buf,
-            &self.columns,
-            &view,
-            rec,
-            &mut self.sections,
-            &mut self.scratch,
-        );
+        self.plans
+            .run(&self.program, &self.columns, &mut self.buf, rec);
         if !self.opts.json_array {
             self.buf.push(b'\n');
         }
@@ -388,6 +431,11 @@ impl<W: Write> Printer<W> {
                 self.buf.extend_from_slice(b"\"\"");
             }
             self.buf.extend_from_slice(b"\r\n");
+        }
+        if self.columns.len() != 1 {
+            self.plans
+                .run(&self.program, &self.columns, &mut self.buf, rec);
+            return self.flush_buf();
         }
         let mut all_empty = true;
         let view = RecordView::new(rec);
@@ -426,17 +474,31 @@ impl<W: Write> Printer<W> {
             return Ok(());
         };
         let idx = t.idx;
-        let mut row = Vec::with_capacity(t.widths.len());
-        self.cell.clear();
-        crate::value::push_int(&mut self.cell, idx as i64);
-        row.push(fit_cell(&self.cell, t.widths[0]));
+        let mut num = [0u8; 20];
+        let i = fast::int_bytes(&mut num, idx as i64);
+        fit_cell_into(
+            &mut t.rows.text,
+            std::str::from_utf8(&num[i..]).unwrap_or(""),
+            t.widths[0],
+        );
+        t.rows.end_cell();
         let view = RecordView::new(rec);
         for (c, w) in self.columns.iter().zip(&t.widths[1..]) {
             self.cell.clear();
-            table_text(&mut self.cell, &c.value(&view), &mut self.scratch);
-            row.push(fit_cell(&self.cell, *w));
+            let v = c.value(&view);
+            match v {
+                Value::Int(_) | Value::Iso(_) | Value::OpFlags(_) | Value::Ipv4(_) => {
+                    // ASCII renderings of the byte-level writers.
+                    self.bytes.clear();
+                    self.plans.fmt.value(Style::Csv, &mut self.bytes, &v);
+                    self.cell
+                        .push_str(std::str::from_utf8(&self.bytes).unwrap_or(""));
+                }
+                _ => table_text(&mut self.cell, &v, &mut self.scratch),
+            }
+            fit_cell_into(&mut t.rows.text, &self.cell, *w);
+            t.rows.end_cell();
         }
-        t.rows.push(row);
         t.idx += 1;
         if idx > 0 && idx % CHUNK_ROWS == 0 {
             self.flush_table()?;
@@ -448,26 +510,23 @@ impl<W: Write> Printer<W> {
         let Some(t) = &mut self.table else {
             return Ok(());
         };
-        if t.rows.is_empty() {
+        if t.rows.rows() == 0 {
             return Ok(());
         }
         let headers: &[&str] = if t.first { &t.headers } else { &[] };
-        let text = github_table(headers, &t.rows);
+        self.text.clear();
+        write_github_table(&mut self.text, headers, &t.rows);
         t.first = false;
         t.rows.clear();
-        self.buf.extend_from_slice(text.as_bytes());
+        self.buf.extend_from_slice(self.text.as_bytes());
         self.buf.push(b'\n');
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
+        self.write_buf()
     }
 
     /// Ends a trace: prints the last text table of the trace.
     pub fn end_trace(&mut self) -> io::Result<()> {
         self.flush_table()?;
-        self.out.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
+        self.write_buf()
     }
 
     /// Closes the output (the JSON array) and returns the writer, flushed.
@@ -492,14 +551,62 @@ impl<W: Write> Printer<W> {
     }
 }
 
-/// A JSON object layout compiled to literal byte runs between values: `steps[i] = (bytes before value, column)`,
-/// then `tail`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How a program renders values: `json.dumps`, or Python `str()` in an excel-dialect CSV cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Json,
+    Csv,
+}
+
+/// Reusable buffers and caches of the value renderers.
+#[derive(Debug, Default)]
+struct Fmt {
+    scratch: String,
+    iso: fast::IsoCache,
+    ops: fast::OpFlagsCache,
+}
+
+impl Fmt {
+    /// Appends `v` as `style` renders it.
+    #[inline]
+    fn value(&mut self, style: Style, out: &mut Vec<u8>, v: &Value<'_>) {
+        match (style, *v) {
+            (_, Value::Int(i)) => fast::int(out, i),
+            (Style::Json, Value::Str(s)) => json_str(out, s),
+            (Style::Json, Value::Iso(ts)) => {
+                out.push(b'"');
+                self.iso.write(out, ts);
+                out.push(b'"');
+            }
+            (Style::Json, Value::OpFlags(f)) => {
+                // Letters and spaces only: nothing to escape.
+                out.push(b'"');
+                self.ops.write(out, f);
+                out.push(b'"');
+            }
+            (Style::Json, _) => json_value(out, v, &mut self.scratch),
+            (Style::Csv, Value::Null) => {}
+            (Style::Csv, Value::Str(s)) => csv_cell(out, s),
+            // Digits, letters, spaces, `-`, `:`, `.` and `T`: never quoted.
+            (Style::Csv, Value::Iso(ts)) => self.iso.write(out, ts),
+            (Style::Csv, Value::OpFlags(f)) => self.ops.write(out, f),
+            (Style::Csv, Value::Ipv4(ip)) => fast::ipv4(out, ip),
+            (Style::Csv, _) => {
+                self.scratch.clear();
+                str_value(&mut self.scratch, v);
+                csv_cell(out, &self.scratch);
+            }
+        }
+    }
+}
+
+/// An output row layout compiled to literal byte runs between values: `steps[i] = (bytes before value, column)`,
+/// then `tail`. Specialised per record kind and layout into a [`Plan`] when a record of that kind first comes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Program {
+    style: Style,
     steps: Vec<(Vec<u8>, usize)>,
     tail: Vec<u8>,
-    /// `steps` regrouped: runs of columns that depend on one entity only are rendered once per entity.
-    plan: Vec<Step>,
 }
 
 /// The entity a column's value depends on, alone (with the file's layout).
@@ -510,12 +617,16 @@ enum Source {
     Container,
     Pod,
     Header,
+    /// The file and the second file of a file flow or event.
+    File,
 }
 
 impl Source {
-    fn of(field: Option<Field>) -> Option<Source> {
+    fn of(field: Option<Field>, kind: RecordKind) -> Option<Source> {
         use Field as F;
         Some(match field? {
+            F::FilePath | F::FileNewPath | F::FileType => Source::File,
+            F::Res if matches!(kind, RecordKind::FileFlow | RecordKind::FileEvent) => Source::File,
             F::ProcPid
             | F::ProcUid
             | F::ProcUser
@@ -560,17 +671,157 @@ impl Source {
     }
 }
 
-/// One step of a JSON program.
+/// Whether the value of `field` is the same for every record of `kind` (and one layout): constants, and the
+/// fields a kind does not have (see [`RecordView::get`]). Unknown keys print `""` always.
+fn kind_constant(field: Option<Field>, kind: RecordKind) -> bool {
+    use Field as F;
+    use RecordKind as K;
+    let Some(field) = field else { return true };
+    match field {
+        F::Version | F::Type | F::Tags => true,
+        F::Ret => !matches!(kind, K::ProcessEvent | K::FileEvent | K::NetworkEvent),
+        F::EndTs | F::EndTsUts => !matches!(kind, K::NetworkFlow | K::FileFlow | K::ProcessFlow),
+        F::ProcTid => !matches!(
+            kind,
+            K::ProcessEvent | K::NetworkFlow | K::FileFlow | K::FileEvent | K::NetworkEvent
+        ),
+        F::FileFd => !matches!(kind, K::FileFlow | K::NetworkFlow),
+        F::FileOpenFlags => kind != K::FileFlow,
+        F::NetProto | F::NetSport | F::NetDport | F::NetSip | F::NetDip => {
+            !matches!(kind, K::NetworkFlow | K::NetworkEvent)
+        }
+        F::Res => !matches!(
+            kind,
+            K::NetworkFlow | K::NetworkEvent | K::FileFlow | K::FileEvent
+        ),
+        F::FlowRbytes | F::FlowRops | F::FlowWbytes | F::FlowWops => {
+            !matches!(kind, K::NetworkFlow | K::FileFlow)
+        }
+        F::PfNthreads | F::PfNexits | F::PfNerrors => kind != K::ProcessFlow,
+        F::K8sAction | F::K8sKind | F::K8sMsg => kind != K::K8sEvent,
+        _ => false,
+    }
+}
+
+/// One step of a [`Plan`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
-    /// A literal (keys, braces, separators) followed by one column's value.
-    One(Vec<u8>, usize),
-    /// Consecutive columns of one entity, rendered once per entity and layout, then copied.
+    /// A literal (keys, braces, separators, values constant for the kind) followed by one field's value.
+    One(Vec<u8>, Field),
+    /// Consecutive fields of one entity (with the literals between them), rendered once per entity, then copied.
     Section {
         source: Source,
         slot: usize,
-        items: Vec<(Vec<u8>, usize)>,
+        items: Vec<(Vec<u8>, Field)>,
     },
+}
+
+/// A [`Program`] specialised for the records of one kind and layout: values constant for the kind are folded into
+/// the literals, runs of one entity's fields become cached sections.
+#[derive(Debug)]
+struct Plan {
+    kind: RecordKind,
+    layout: sysflow_format::Layout,
+    steps: Vec<Step>,
+    tail: Vec<u8>,
+}
+
+impl Plan {
+    /// Compiles `prog` for the kind and layout of `flat`. `slots` numbers the sections of all plans.
+    fn compile(
+        prog: &Program,
+        cols: &[Column],
+        flat: &FlatRecord,
+        slots: &mut usize,
+        fmt: &mut Fmt,
+    ) -> Plan {
+        let view = RecordView::new(flat);
+        let kind = flat.record.kind();
+        let mut steps: Vec<Step> = Vec::new();
+        let mut pending: Vec<u8> = Vec::new();
+        for (lit, col) in &prog.steps {
+            let c = &cols[*col];
+            pending.extend_from_slice(lit);
+            if kind_constant(c.field, kind) {
+                fmt.value(prog.style, &mut pending, &c.value(&view));
+                continue;
+            }
+            let Some(field) = c.field else { continue };
+            let lit = std::mem::take(&mut pending);
+            match (Source::of(Some(field), kind), steps.last_mut()) {
+                (Some(s), Some(Step::Section { source, items, .. })) if *source == s => {
+                    items.push((lit, field))
+                }
+                (Some(s), _) => {
+                    steps.push(Step::Section {
+                        source: s,
+                        slot: *slots,
+                        items: vec![(lit, field)],
+                    });
+                    *slots += 1;
+                }
+                (None, _) => steps.push(Step::One(lit, field)),
+            }
+        }
+        pending.extend_from_slice(&prog.tail);
+        Plan {
+            kind,
+            layout: flat.layout,
+            steps,
+            tail: pending,
+        }
+    }
+
+    fn run(
+        &self,
+        style: Style,
+        out: &mut Vec<u8>,
+        rec: &RecordView<'_>,
+        flat: &FlatRecord,
+        cache: &mut SectionCache,
+        fmt: &mut Fmt,
+    ) {
+        for step in &self.steps {
+            match step {
+                Step::One(lit, field) => {
+                    out.extend_from_slice(lit);
+                    fmt.value(style, out, &rec.get(*field));
+                }
+                Step::Section {
+                    source,
+                    slot,
+                    items,
+                } => {
+                    let (addr, addr2) = entity_key(*source, flat);
+                    let idx = slot * SECTION_WAYS + ((addr ^ addr2) >> 4) % SECTION_WAYS;
+                    if cache.entries.len() <= idx {
+                        cache
+                            .entries
+                            .resize_with((slot + 1) * SECTION_WAYS, || None);
+                    }
+                    if let Some(e) = &cache.entries[idx] {
+                        if e.addr == addr && e.addr2 == addr2 && e.layout == flat.layout {
+                            out.extend_from_slice(&e.bytes);
+                            continue;
+                        }
+                    }
+                    let start = out.len();
+                    for (lit, field) in items {
+                        out.extend_from_slice(lit);
+                        fmt.value(style, out, &rec.get(*field));
+                    }
+                    cache.entries[idx] = Some(SectionEntry {
+                        addr,
+                        addr2,
+                        layout: flat.layout,
+                        _keep: keep_alive(*source, flat),
+                        bytes: out[start..].to_vec(),
+                    });
+                }
+            }
+        }
+        out.extend_from_slice(&self.tail);
+    }
 }
 
 /// Entries per section slot (direct-mapped by the entity's address).
@@ -585,11 +836,17 @@ enum KeepAlive {
     Container(std::sync::Arc<sysflow_format::Container>),
     Pod(std::sync::Arc<sysflow_format::Pod>),
     Header(std::sync::Arc<sysflow_format::Header>),
+    Files(
+        Option<std::sync::Arc<sysflow_format::File>>,
+        Option<std::sync::Arc<sysflow_format::File>>,
+    ),
 }
 
 #[derive(Debug)]
 struct SectionEntry {
     addr: usize,
+    /// The second file's address (sections of files).
+    addr2: usize,
     layout: sysflow_format::Layout,
     _keep: Option<KeepAlive>,
     bytes: Vec<u8>,
@@ -601,34 +858,36 @@ struct SectionCache {
     entries: Vec<Option<SectionEntry>>,
 }
 
-fn entity_key(source: Source, rec: &FlatRecord) -> (usize, Option<KeepAlive>) {
+/// The addresses that identify the entities of a section (the second one: the second file of a file event).
+fn entity_key(source: Source, rec: &FlatRecord) -> (usize, usize) {
     use std::sync::Arc;
-    fn addr<T>(a: &Arc<T>) -> usize {
-        Arc::as_ptr(a) as usize
+    fn addr<T>(a: &Option<Arc<T>>) -> usize {
+        a.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize)
     }
     match source {
-        Source::Process => rec.process.as_ref().map_or((0, None), |a| {
-            (addr(a), Some(KeepAlive::Process(a.clone())))
-        }),
-        Source::Parent => rec.parent.as_ref().map_or((0, None), |a| {
-            (addr(a), Some(KeepAlive::Process(a.clone())))
-        }),
-        Source::Container => rec.container.as_ref().map_or((0, None), |a| {
-            (addr(a), Some(KeepAlive::Container(a.clone())))
-        }),
-        Source::Pod => rec
-            .pod
-            .as_ref()
-            .map_or((0, None), |a| (addr(a), Some(KeepAlive::Pod(a.clone())))),
-        Source::Header => rec
-            .header
-            .as_ref()
-            .map_or((0, None), |a| (addr(a), Some(KeepAlive::Header(a.clone())))),
+        Source::Process => (addr(&rec.process), 0),
+        Source::Parent => (addr(&rec.parent), 0),
+        Source::Container => (addr(&rec.container), 0),
+        Source::Pod => (addr(&rec.pod), 0),
+        Source::Header => (addr(&rec.header), 0),
+        Source::File => (addr(&rec.file), addr(&rec.new_file)),
+    }
+}
+
+/// References to the entities of [`entity_key`], kept by the cache entry.
+fn keep_alive(source: Source, rec: &FlatRecord) -> Option<KeepAlive> {
+    match source {
+        Source::Process => rec.process.clone().map(KeepAlive::Process),
+        Source::Parent => rec.parent.clone().map(KeepAlive::Process),
+        Source::Container => rec.container.clone().map(KeepAlive::Container),
+        Source::Pod => rec.pod.clone().map(KeepAlive::Pod),
+        Source::Header => rec.header.clone().map(KeepAlive::Header),
+        Source::File => Some(KeepAlive::Files(rec.file.clone(), rec.new_file.clone())),
     }
 }
 
 impl Program {
-    fn compile(nodes: &[Node]) -> Program {
+    fn compile(style: Style, nodes: &[Node]) -> Program {
         fn walk(nodes: &[Node], pending: &mut Vec<u8>, steps: &mut Vec<(Vec<u8>, usize)>) {
             pending.push(b'{');
             for (i, n) in nodes.iter().enumerate() {
@@ -648,87 +907,65 @@ impl Program {
             }
             pending.push(b'}');
         }
-        let mut p = Program::default();
+        let mut steps = Vec::new();
         let mut pending = Vec::new();
-        walk(nodes, &mut pending, &mut p.steps);
-        p.tail = pending;
-        p
+        walk(nodes, &mut pending, &mut steps);
+        Program {
+            style,
+            steps,
+            tail: pending,
+        }
     }
 
-    /// Regroups the steps: consecutive columns that depend on the same single entity become one cached section.
-    fn grouped(mut self, cols: &[Column]) -> Program {
-        let mut plan: Vec<Step> = Vec::new();
-        let mut slot = 0;
-        for (lit, col) in std::mem::take(&mut self.steps) {
-            let src = Source::of(cols[col].field);
-            match (src, plan.last_mut()) {
-                (Some(s), Some(Step::Section { source, items, .. })) if *source == s => {
-                    items.push((lit.clone(), col))
-                }
-                (Some(s), _) => {
-                    plan.push(Step::Section {
-                        source: s,
-                        slot,
-                        items: vec![(lit.clone(), col)],
-                    });
-                    slot += 1;
-                }
-                (None, _) => plan.push(Step::One(lit.clone(), col)),
-            }
-            self.steps.push((lit, col));
+    /// A CSV row of `n` columns: cells separated by `,`, ended by CRLF.
+    fn csv(n: usize) -> Program {
+        Program {
+            style: Style::Csv,
+            steps: (0..n)
+                .map(|i| (if i > 0 { b",".to_vec() } else { Vec::new() }, i))
+                .collect(),
+            tail: b"\r\n".to_vec(),
         }
-        self.plan = plan;
-        self
     }
+}
 
-    fn run(
-        &self,
-        out: &mut Vec<u8>,
-        cols: &[Column],
-        rec: &RecordView<'_>,
-        flat: &FlatRecord,
-        cache: &mut SectionCache,
-        scratch: &mut String,
-    ) {
-        for step in &self.plan {
-            match step {
-                Step::One(lit, col) => {
-                    out.extend_from_slice(lit);
-                    json_value(out, &cols[*col].value(rec), scratch);
+/// The plans of one printer, by kind and layout, with their section caches.
+#[derive(Debug, Default)]
+struct Plans {
+    plans: Vec<Plan>,
+    /// Index of the plan used last.
+    last: usize,
+    slots: usize,
+    sections: SectionCache,
+    fmt: Fmt,
+}
+
+impl Plans {
+    /// Appends the row of `flat`, compiling the plan of its kind and layout if needed.
+    fn run(&mut self, prog: &Program, cols: &[Column], out: &mut Vec<u8>, flat: &FlatRecord) {
+        let kind = flat.record.kind();
+        let fits = |p: &Plan| p.kind == kind && p.layout == flat.layout;
+        let i = match self.plans.get(self.last) {
+            Some(p) if fits(p) => self.last,
+            _ => match self.plans.iter().position(fits) {
+                Some(i) => i,
+                None => {
+                    let plan = Plan::compile(prog, cols, flat, &mut self.slots, &mut self.fmt);
+                    self.plans.push(plan);
+                    self.plans.len() - 1
                 }
-                Step::Section {
-                    source,
-                    slot,
-                    items,
-                } => {
-                    let (addr, keep) = entity_key(*source, flat);
-                    let idx = slot * SECTION_WAYS + (addr >> 4) % SECTION_WAYS;
-                    if cache.entries.len() <= idx {
-                        cache
-                            .entries
-                            .resize_with((slot + 1) * SECTION_WAYS, || None);
-                    }
-                    if let Some(e) = &cache.entries[idx] {
-                        if e.addr == addr && e.layout == flat.layout {
-                            out.extend_from_slice(&e.bytes);
-                            continue;
-                        }
-                    }
-                    let start = out.len();
-                    for (lit, col) in items {
-                        out.extend_from_slice(lit);
-                        json_value(out, &cols[*col].value(rec), scratch);
-                    }
-                    cache.entries[idx] = Some(SectionEntry {
-                        addr,
-                        layout: flat.layout,
-                        _keep: keep,
-                        bytes: out[start..].to_vec(),
-                    });
-                }
-            }
-        }
-        out.extend_from_slice(&self.tail);
+            },
+        };
+        self.last = i;
+        let view = RecordView::new(flat);
+        self.plans[i].run(
+            prog.style,
+            out,
+            &view,
+            flat,
+            &mut self.sections,
+            &mut self.fmt,
+        );
     }
 }
 
@@ -820,6 +1057,142 @@ mod tests {
                 .map(|t| t.widths.clone())
                 .unwrap_or_default(),
             vec![6, 21, 2, 25, 26, 22]
+        );
+    }
+
+    /// The row of `rec` rendered column by column from the unspecialised program, without any cache.
+    fn plain_row(prog: &Program, cols: &[Column], rec: &FlatRecord) -> Vec<u8> {
+        let view = RecordView::new(rec);
+        let mut out = Vec::new();
+        for (lit, col) in &prog.steps {
+            out.extend_from_slice(lit);
+            let v = cols[*col].value(&view);
+            match prog.style {
+                Style::Json => json_value(&mut out, &v, &mut String::new()),
+                Style::Csv => {
+                    let mut t = String::new();
+                    str_value(&mut t, &v);
+                    csv_cell(&mut out, &t);
+                }
+            }
+        }
+        out.extend_from_slice(&prog.tail);
+        out
+    }
+
+    /// Prints `recs` in every mode but text and checks each row against [`plain_row`].
+    fn check_plans_against_plain_rows(recs: &[FlatRecord], what: &str) {
+        for mode in [OutputMode::Json, OutputMode::Flatjson, OutputMode::Csv] {
+            let mut p =
+                Printer::new(PrintOptions::new(mode), Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+            for (i, rec) in recs.iter().enumerate() {
+                let mut row = Vec::new();
+                p.plans.run(&p.program, &p.columns, &mut row, rec);
+                let plain = plain_row(&p.program, &p.columns, rec);
+                assert_eq!(
+                    String::from_utf8_lossy(&row),
+                    String::from_utf8_lossy(&plain),
+                    "{what}: record {i}, {mode:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn cached_rows_equal_uncached_rows_on_the_shared_traces() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/traces");
+        let mut stack = vec![dir];
+        let mut seen = 0;
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let Ok(r) = sysflow_format::FlatReader::open(&p) else {
+                    continue;
+                };
+                let recs: Vec<FlatRecord> = r.take(20_000).filter_map(|r| r.ok()).collect();
+                seen += recs.len();
+                check_plans_against_plain_rows(&recs, &p.display().to_string());
+            }
+        }
+        eprintln!("{seen} records compared");
+    }
+
+    #[test]
+    fn a_changed_entity_is_rendered_again() {
+        use std::sync::Arc;
+        use sysflow_format::{File, FileFlow, Layout, Process, Record};
+        let file_a = Arc::new(File {
+            path: "/tmp/f0".into(),
+            restype: b'f' as i32,
+            ..Default::default()
+        });
+        let proc_a = Arc::new(Process {
+            exe: "/bin/a".into(),
+            ..Default::default()
+        });
+        let mut recs = Vec::new();
+        for (i, exe) in ["/bin/a", "/bin/b", "/bin/a", "/bin/\"c\""]
+            .iter()
+            .enumerate()
+        {
+            let mut r = FlatRecord::new(
+                Record::FileFlow(FileFlow {
+                    ts: 1_700_000_000_000_000_000 + i as i64 * 999_999_999,
+                    op_flags: 1 << i,
+                    ..Default::default()
+                }),
+                if i == 3 { Layout::EMPTY } else { Layout::V5 },
+            );
+            // A new file per record (record 2: one seen before), the second file set on record 1.
+            r.file = Some(if i == 2 {
+                file_a.clone()
+            } else {
+                Arc::new(File {
+                    path: format!("/tmp/f{i}"),
+                    restype: b'f' as i32 + i as i32,
+                    ..Default::default()
+                })
+            });
+            if i == 1 {
+                r.new_file = r.file.clone();
+            }
+            r.process = Some(if i == 2 {
+                proc_a.clone()
+            } else {
+                Arc::new(Process {
+                    exe: exe.to_string(),
+                    ..Default::default()
+                })
+            });
+            recs.push(r);
+        }
+        check_plans_against_plain_rows(&recs, "changing processes");
+        let mut p = Printer::new(PrintOptions::new(OutputMode::Flatjson), Vec::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        for r in &recs {
+            p.write(r).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let out = String::from_utf8(p.finish().unwrap_or_default()).unwrap_or_default();
+        let exes: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split("\"proc.exe\": ").nth(1))
+            .map(|t| t.split(", \"").next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            exes,
+            [
+                "\"/bin/a\"",
+                "\"/bin/b\"",
+                "\"/bin/a\"",
+                "\"/bin/\\\"c\\\"\""
+            ]
         );
     }
 }

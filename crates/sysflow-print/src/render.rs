@@ -172,13 +172,35 @@ pub fn table_text(out: &mut String, v: &Value<'_>, scratch: &mut String) {
     }
 }
 
+/// Whether `b` holds `,`, `"`, `\r` or `\n` (eight bytes at a time).
+#[inline]
+fn needs_csv_quotes(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline]
+    fn has(x: u64, c: u8) -> bool {
+        let y = x ^ (LO * c as u64);
+        y.wrapping_sub(LO) & !y & HI != 0
+    }
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        if has(x, b',') || has(x, b'"') || has(x, b'\r') || has(x, b'\n') {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+}
+
 /// Appends `cell` to a CSV line with the excel dialect's minimal quoting: quoted (and `"` doubled) when it
 /// contains `,`, `"`, `\r` or `\n`.
 pub fn csv_cell(out: &mut Vec<u8>, cell: &str) {
-    if cell
-        .bytes()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
+    if needs_csv_quotes(cell.as_bytes()) {
         out.push(b'"');
         for (i, part) in cell.split('"').enumerate() {
             if i > 0 {
@@ -258,9 +280,15 @@ mod tests {
         csv_cell(&mut o, "plain text");
         o.push(b'|');
         csv_cell(&mut o, "a\nb");
+        o.push(b'|');
+        csv_cell(&mut o, "0123456789abcdef\rgh");
+        o.push(b'|');
+        csv_cell(&mut o, "0123456789abcdef,gh");
+        o.push(b'|');
+        csv_cell(&mut o, "0123456789abcdefgh-+./~");
         assert_eq!(
             String::from_utf8_lossy(&o),
-            "\"http://x \"\"quoted, arg\"\"\"|plain text|\"a\nb\""
+            "\"http://x \"\"quoted, arg\"\"\"|plain text|\"a\nb\"|\"0123456789abcdef\rgh\"|\"0123456789abcdef,gh\"|0123456789abcdefgh-+./~"
         );
     }
 }

@@ -32,6 +32,20 @@ pub fn fit_cell(text: &str, w: usize) -> String {
     }
 }
 
+/// [`fit_cell`] appended to `out`.
+pub fn fit_cell_into(out: &mut String, text: &str, w: usize) {
+    let n = chars(text);
+    if n <= w {
+        out.push_str(text);
+        out.extend(std::iter::repeat_n(' ', w - n));
+    } else {
+        let skip = n - w;
+        let start = text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i);
+        out.push_str("..");
+        out.push_str(&text[start..]);
+    }
+}
+
 /// Finds the ANSI sequence tabulate's `_ansi_codes` matches at byte `i` of `s` (which holds ESC): a CSI sequence,
 /// or an OSC 8 hyperlink. Returns the end of the match and the byte range of the text that replaces it.
 fn ansi_at(s: &str, i: usize) -> Option<(usize, (usize, usize))> {
@@ -134,6 +148,17 @@ enum ColType {
 }
 
 fn cell_type(cell: &str) -> ColType {
+    // Most cells start with a printable ASCII character that no Python number (nor True/False) starts with.
+    if let Some(&c) = cell.as_bytes().first() {
+        if c.is_ascii_graphic()
+            && !matches!(
+                c,
+                b'0'..=b'9' | b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N' | b'T' | b'F' | 0x1b
+            )
+        {
+            return ColType::Str;
+        }
+    }
     let s = strip_ansi(cell);
     let s = s.as_ref();
     // Fast rejection: every Python number starts (after whitespace) with a digit, a sign, a point, or the
@@ -205,32 +230,116 @@ fn pad(out: &mut String, s: &str, width: usize, right: bool) {
 /// `PRESERVE_WHITESPACE = True`, for rows of string cells. `headers` is empty for a table without headers. The
 /// result has no trailing newline (Python `print` adds it).
 pub fn github_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let ncols = rows.first().map_or(headers.len(), Vec::len);
-    if rows.is_empty() && headers.is_empty() {
-        return String::new();
+    let mut cells = Cells::new(rows.first().map_or(headers.len(), Vec::len));
+    for r in rows {
+        for c in r {
+            cells.text.push_str(c);
+            cells.end_cell();
+        }
     }
-    let any_esc = rows.iter().flatten().any(|c| c.contains(ESC));
+    let mut out = String::new();
+    write_github_table(&mut out, headers, &cells);
+    out
+}
+
+/// The cells of a table, row by row, in one string.
+#[derive(Debug, Clone, Default)]
+pub struct Cells {
+    /// Cells per row.
+    ncols: usize,
+    /// The text of all cells.
+    pub text: String,
+    /// End of each cell in `text`.
+    ends: Vec<usize>,
+}
+
+impl Cells {
+    /// An empty table of `ncols` columns.
+    pub fn new(ncols: usize) -> Self {
+        Cells {
+            ncols,
+            ..Default::default()
+        }
+    }
+
+    /// Ends the cell whose text was appended to [`Cells::text`] since the previous cell.
+    pub fn end_cell(&mut self) {
+        self.ends.push(self.text.len());
+    }
+
+    /// Number of complete rows.
+    pub fn rows(&self) -> usize {
+        self.ends.len().checked_div(self.ncols).unwrap_or(0)
+    }
+
+    /// Removes every cell.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    /// Cell `c` of row `r`.
+    #[inline]
+    fn get(&self, r: usize, c: usize) -> &str {
+        let i = r * self.ncols + c;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
+#[inline]
+fn chars(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
+/// [`github_table`] of the rows in `cells`, appended to `out`.
+pub fn write_github_table(out: &mut String, headers: &[&str], cells: &Cells) {
+    let ncols = if cells.rows() > 0 {
+        cells.ncols
+    } else {
+        headers.len()
+    };
+    let nrows = cells.rows();
+    if nrows == 0 && headers.is_empty() {
+        return;
+    }
+    let any_esc = cells.text.contains(ESC);
     let has_invisible = any_esc && {
         let mut plain: Vec<&str> = headers.to_vec();
-        plain.extend(rows.iter().flatten().map(String::as_str));
+        plain.extend((0..nrows).flat_map(|r| (0..ncols).map(move |c| cells.get(r, c))));
         has_ansi(&plain.join("\t"))
     };
     let ctx = Ctx { has_invisible };
 
-    // Column types, formatting and alignment.
-    let mut cols: Vec<Vec<String>> = Vec::with_capacity(ncols);
+    // Column types, formatting and alignment. Columns of ints, bools or strings print their cells as they are
+    // (an int column's cells all have no decimals); float columns and tables with ANSI codes are re-rendered.
+    let mut formatted: Vec<Option<Vec<String>>> = Vec::with_capacity(ncols);
     let mut numeric = Vec::with_capacity(ncols);
+    let mut widths = Vec::with_capacity(ncols);
     for c in 0..ncols {
-        let cells = rows.iter().map(|r| r.get(c).map_or("", String::as_str));
+        let cells_of = || (0..nrows).map(|r| cells.get(r, c));
         let mut ty = ColType::Bool;
-        for cell in cells.clone() {
+        for cell in cells_of() {
             ty = ty.max(cell_type(cell));
             if ty == ColType::Str {
                 break;
             }
         }
+        let is_num = matches!(ty, ColType::Int | ColType::Float);
+        let minw = headers.get(c).map_or(0, |h| ctx.width(h) + 2);
+        if ty != ColType::Float && !has_invisible {
+            let maxw = cells_of().map(chars).max().unwrap_or(0).max(minw);
+            formatted.push(None);
+            numeric.push(is_num);
+            widths.push(maxw);
+            continue;
+        }
         let mut col: Vec<String> = match ty {
-            ColType::Float => cells
+            ColType::Float => cells_of()
                 .map(|cell| {
                     if has_invisible {
                         let raw = strip_ansi(cell).into_owned();
@@ -241,9 +350,8 @@ pub fn github_table(headers: &[&str], rows: &[Vec<String>]) -> String {
                     }
                 })
                 .collect(),
-            _ => cells.map(str::to_string).collect(),
+            _ => cells_of().map(str::to_string).collect(),
         };
-        let is_num = matches!(ty, ColType::Int | ColType::Float);
         if is_num {
             let decs: Vec<isize> = col
                 .iter()
@@ -260,44 +368,17 @@ pub fn github_table(headers: &[&str], rows: &[Vec<String>]) -> String {
                 s.extend(std::iter::repeat_n(' ', (maxdec - d).max(0) as usize));
             }
         }
-        let minw = headers.get(c).map_or(0, |h| ctx.width(h) + 2);
         let maxw = col
             .iter()
             .map(|s| ctx.width(s))
             .max()
             .unwrap_or(0)
             .max(minw);
-        let padded: Vec<String> = col
-            .iter()
-            .map(|s| {
-                let mut out = String::with_capacity(maxw + 8);
-                {
-                    let w = if has_invisible {
-                        maxw + s.chars().count() - ctx.width(s)
-                    } else {
-                        maxw
-                    };
-                    pad(&mut out, s, w, is_num);
-                }
-                out
-            })
-            .collect();
+        formatted.push(Some(col));
         numeric.push(is_num);
-        cols.push(padded);
+        widths.push(maxw);
     }
 
-    // Column widths and headers.
-    let widths: Vec<usize> = (0..ncols)
-        .map(|c| {
-            let cw = cols[c].iter().map(|s| ctx.width(s)).max().unwrap_or(0);
-            match headers.get(c) {
-                Some(h) => cw.max(ctx.width(h) + 2),
-                None => cw,
-            }
-        })
-        .collect();
-
-    let mut out = String::new();
     let rule = |out: &mut String| {
         out.push('|');
         for (c, w) in widths.iter().enumerate() {
@@ -316,31 +397,43 @@ pub fn github_table(headers: &[&str], rows: &[Vec<String>]) -> String {
             }
             out.push(' ');
             let w = widths.get(c).copied().unwrap_or(0) + h.chars().count() - ctx.width(h);
-            pad(&mut out, h, w, numeric.get(c).copied().unwrap_or(false));
+            pad(out, h, w, numeric.get(c).copied().unwrap_or(false));
             out.push(' ');
         }
         out.push('|');
         out.push('\n');
-        rule(&mut out);
-    } else {
-        rule(&mut out);
     }
-    for r in 0..rows.len() {
-        {
-            out.push('\n');
-            out.push('|');
-            for (c, col) in cols.iter().enumerate() {
-                if c > 0 {
-                    out.push('|');
-                }
-                out.push(' ');
-                out.push_str(&col[r]);
-                out.push(' ');
+    rule(out);
+    for r in 0..nrows {
+        out.push('\n');
+        out.push('|');
+        for c in 0..ncols {
+            if c > 0 {
+                out.push('|');
             }
-            out.push('|');
+            out.push(' ');
+            let s = match &formatted[c] {
+                Some(col) => col[r].as_str(),
+                None => cells.get(r, c),
+            };
+            let n = chars(s);
+            let w = if has_invisible {
+                widths[c] + n - ctx.width(s)
+            } else {
+                widths[c]
+            };
+            let fill = w.saturating_sub(n);
+            if numeric[c] {
+                out.extend(std::iter::repeat_n(' ', fill));
+                out.push_str(s);
+            } else {
+                out.push_str(s);
+                out.extend(std::iter::repeat_n(' ', fill));
+            }
+            out.push(' ');
         }
+        out.push('|');
     }
-    out
 }
 
 #[cfg(test)]

@@ -147,22 +147,7 @@ pub fn push_int(out: &mut String, v: i64) {
 
 /// Renders `v` in decimal into `buf`, returning the text.
 pub fn int_str(buf: &mut [u8; 20], v: i64) -> &str {
-    let neg = v < 0;
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if neg {
-        // 20 bytes hold the 19 digits of |i64::MIN| plus the sign.
-        i -= 1;
-        buf[i] = b'-';
-    }
+    let i = fast::int_bytes(buf, v);
     // Only ASCII digits and '-' were written.
     std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
@@ -519,20 +504,52 @@ pub mod fast {
     use sysflow_format::flags::op;
     use sysflow_format::flags::time::civil_from_days;
 
+    /// The two-digit decimal renderings of 0..100, back to back.
+    const DIGITS2: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+
+    /// Renders `v` in decimal at the end of `buf` (two digits per step), returning where the text starts.
+    #[inline]
+    pub fn int_bytes(buf: &mut [u8; 20], v: i64) -> usize {
+        let mut n = v.unsigned_abs();
+        let mut i = buf.len();
+        while n >= 100 {
+            let r = (n % 100) as usize * 2;
+            n /= 100;
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
+        }
+        if n >= 10 {
+            let r = n as usize * 2;
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
+        } else {
+            i -= 1;
+            buf[i] = b'0' + n as u8;
+        }
+        if v < 0 {
+            // 20 bytes hold the 19 digits of |i64::MIN| plus the sign.
+            i -= 1;
+            buf[i] = b'-';
+        }
+        i
+    }
+
     /// Appends the decimal rendering of `v`.
     #[inline]
     pub fn int(out: &mut Vec<u8>, v: i64) {
         let mut buf = [0u8; 20];
-        out.extend_from_slice(super::int_str(&mut buf, v).as_bytes());
+        let i = int_bytes(&mut buf, v);
+        out.extend_from_slice(&buf[i..]);
     }
 
-    fn two(out: &mut Vec<u8>, v: u32) {
-        out.extend_from_slice(&[b'0' + (v / 10 % 10) as u8, b'0' + (v % 10) as u8]);
-    }
-
-    /// Appends Python's `datetime.utcfromtimestamp(ts / 1e9).isoformat()`: `modf` of the f64 seconds, microseconds
-    /// rounded half to even (with carry), `.ffffff` left out when 0.
-    pub fn iso(out: &mut Vec<u8>, ts_ns: i64) {
+    /// Python's split of `ts / 1e9` into whole seconds and microseconds: `modf` of the f64 seconds, microseconds
+    /// rounded half to even (with carry).
+    #[inline]
+    fn split_ts(ts_ns: i64) -> (i64, u32) {
         let t = ts_ns as f64 / 1e9;
         let mut secs = t.trunc();
         let frac = t - secs;
@@ -548,28 +565,113 @@ pub mod fast {
             us += 1e6;
             secs -= 1.0;
         }
-        let secs = secs as i64;
-        let us = us as u32;
+        (secs as i64, us as u32)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` of a second since the epoch (years clamped to 0..=9999).
+    fn iso_secs(secs: i64) -> [u8; 19] {
         let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
         let sod = secs.rem_euclid(86_400) as u32;
         let y = y.clamp(0, 9999) as u32;
-        two(out, y / 100);
-        two(out, y % 100);
-        out.push(b'-');
-        two(out, m);
-        out.push(b'-');
-        two(out, d);
-        out.push(b'T');
-        two(out, sod / 3600);
-        out.push(b':');
-        two(out, sod % 3600 / 60);
-        out.push(b':');
-        two(out, sod % 60);
+        let mut t = [0u8; 19];
+        let mut put = |at: usize, v: u32| {
+            t[at] = b'0' + (v / 10 % 10) as u8;
+            t[at + 1] = b'0' + (v % 10) as u8;
+        };
+        put(0, y / 100);
+        put(2, y % 100);
+        put(5, m);
+        put(8, d);
+        put(11, sod / 3600);
+        put(14, sod % 3600 / 60);
+        put(17, sod % 60);
+        t[4] = b'-';
+        t[7] = b'-';
+        t[10] = b'T';
+        t[13] = b':';
+        t[16] = b':';
+        t
+    }
+
+    #[inline]
+    fn micros(out: &mut Vec<u8>, us: u32) {
         if us != 0 {
-            out.push(b'.');
-            two(out, us / 10_000);
-            two(out, us / 100 % 100);
-            two(out, us % 100);
+            let (a, b, c) = (
+                (us / 10_000) as usize * 2,
+                (us / 100 % 100) as usize * 2,
+                (us % 100) as usize * 2,
+            );
+            out.extend_from_slice(&[
+                b'.',
+                DIGITS2[a],
+                DIGITS2[a + 1],
+                DIGITS2[b],
+                DIGITS2[b + 1],
+                DIGITS2[c],
+                DIGITS2[c + 1],
+            ]);
+        }
+    }
+
+    /// Appends Python's `datetime.utcfromtimestamp(ts / 1e9).isoformat()`: `modf` of the f64 seconds, microseconds
+    /// rounded half to even (with carry), `.ffffff` left out when 0.
+    pub fn iso(out: &mut Vec<u8>, ts_ns: i64) {
+        let (secs, us) = split_ts(ts_ns);
+        out.extend_from_slice(&iso_secs(secs));
+        micros(out, us);
+    }
+
+    /// [`iso`] with the date and time of the last second rendered kept (timestamps of neighbouring records mostly
+    /// share their second).
+    #[derive(Debug, Clone, Default)]
+    pub struct IsoCache {
+        last: Option<(i64, [u8; 19])>,
+    }
+
+    impl IsoCache {
+        /// Appends the same text as [`iso`].
+        #[inline]
+        pub fn write(&mut self, out: &mut Vec<u8>, ts_ns: i64) {
+            let (secs, us) = split_ts(ts_ns);
+            match &self.last {
+                Some((s, text)) if *s == secs => out.extend_from_slice(text),
+                _ => {
+                    let text = iso_secs(secs);
+                    out.extend_from_slice(&text);
+                    self.last = Some((secs, text));
+                }
+            }
+            micros(out, us);
+        }
+    }
+
+    /// [`opflags`] texts of recently seen flag values (direct-mapped by value).
+    #[derive(Debug, Clone)]
+    pub struct OpFlagsCache {
+        entries: Vec<Option<(i32, Vec<u8>)>>,
+    }
+
+    impl Default for OpFlagsCache {
+        fn default() -> Self {
+            OpFlagsCache {
+                entries: vec![None; 64],
+            }
+        }
+    }
+
+    impl OpFlagsCache {
+        /// Appends the same text as [`opflags`].
+        #[inline]
+        pub fn write(&mut self, out: &mut Vec<u8>, flags: i32) {
+            let h = ((flags as u32).wrapping_mul(0x9e37_79b1) >> 26) as usize;
+            match &mut self.entries[h] {
+                Some((f, text)) if *f == flags => out.extend_from_slice(text),
+                e => {
+                    let start = out.len();
+                    opflags(out, flags);
+                    *e = Some((flags, out[start..].to_vec()));
+                }
+            }
         }
     }
 
@@ -669,6 +771,58 @@ pub mod fast {
             }
             for ts in samples {
                 assert_eq!(s(|o| super::iso(o, ts)), iso8601_py(ts), "ts {ts}");
+            }
+        }
+
+        #[test]
+        fn caches_write_what_the_uncached_renderers_write() {
+            let mut iso = super::IsoCache::default();
+            let mut ops = super::OpFlagsCache::default();
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+            for i in 0..50_000i64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Runs of timestamps within one second, jumps between seconds, and negative times.
+                let ts = match i % 3 {
+                    0 => 1_700_000_000_000_000_000 + (x % 3_000_000_000) as i64,
+                    1 => (x % 4_000_000_000_000_000_000) as i64 - 1_000_000_000_000_000_000,
+                    _ => 1_700_000_000_999_999_000 + (x % 2_000) as i64,
+                };
+                let mut a = Vec::new();
+                iso.write(&mut a, ts);
+                assert_eq!(a, s(|o| super::iso(o, ts)).into_bytes(), "ts {ts}");
+                let f = (x >> 20) as i32 & 0x7fff | if i % 7 == 0 { i32::MIN } else { 0 };
+                let mut b = Vec::new();
+                ops.write(&mut b, f);
+                assert_eq!(String::from_utf8_lossy(&b), op_flags_str(f), "flags {f}");
+            }
+        }
+
+        #[test]
+        fn ints_render_like_display() {
+            let mut x: u64 = 1;
+            let mut v = vec![
+                0i64,
+                9,
+                10,
+                99,
+                100,
+                101,
+                -1,
+                -10,
+                -99,
+                -100,
+                i64::MAX,
+                i64::MIN,
+            ];
+            for _ in 0..10_000 {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                v.push(x as i64 >> (x % 63));
+            }
+            for n in v {
+                assert_eq!(s(|o| super::int(o, n)), n.to_string());
+                assert_eq!(super::super::int_str(&mut [0; 20], n), n.to_string());
             }
         }
 

@@ -475,3 +475,71 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(status.exit_code(), 0);
     assert!(err.is_empty());
 }
+
+#[test]
+fn several_threads_print_what_one_thread_prints() {
+    let Some(shared) = shared_dir() else { return };
+    let t = |rel: &str| {
+        shared
+            .join("traces")
+            .join(rel)
+            .to_string_lossy()
+            .into_owned()
+    };
+    // Several traces (text tables restart per trace, the CSV header and the JSON array span them), one with more
+    // than 2000 rows (several text tables), one empty after filtering, and a directory.
+    let traces = [
+        t("sf-apis/pynb/data/attacks/express/mon.1531776742.sf"),
+        t("synthetic/all_types_v5.null.sf"),
+        t("sf-processor/resources/traces/k8s_small.sf"),
+        t("sf-processor/resources/traces"),
+    ];
+    let dir = scratch_dir("threads");
+    let out = dir.join("out").to_string_lossy().into_owned();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["-o", "json"],
+        vec!["-o", "flatjson"],
+        vec!["-o", "str"],
+        vec!["-o", "str", "-A"],
+        vec!["-o", "str", "-f", "type = FF"],
+        vec!["-o", "json", "-w", &out],
+        vec!["-o", "flatjson", "-w", &out, "-f", "type = PE"],
+        vec!["-o", "flatjson", "-w", &out, "-f", "type = nothing"],
+        vec!["-o", "csv", "-w", &out],
+        vec!["-o", "csv", "-w", &out, "-c", "ts,proc.exe,res"],
+    ];
+    for case in cases {
+        let mut outputs = Vec::new();
+        for threads in ["1", "2", "5"] {
+            let mut args = case.clone();
+            args.extend(["--threads", threads]);
+            args.extend(traces.iter().map(String::as_str));
+            let (stdout, err, status) = sysprint(&args, 100);
+            let status = status.unwrap_or_else(|e| panic!("{case:?}: {e}"));
+            let bytes = if case.contains(&"-w") {
+                std::fs::read(&out).unwrap_or_else(|e| panic!("{e}"))
+            } else {
+                stdout
+            };
+            outputs.push((threads, bytes, err, status.records));
+        }
+        let (_, one, one_err, one_n) = &outputs[0];
+        assert!(!one.is_empty(), "{case:?}");
+        for (threads, bytes, err, n) in &outputs[1..] {
+            assert_eq!(
+                (n, err),
+                (one_n, one_err),
+                "{case:?} with {threads} threads"
+            );
+            if bytes != one {
+                let p = bytes.iter().zip(one).position(|(a, b)| a != b);
+                panic!(
+                    "{case:?}: {threads} threads print {} bytes, one thread {}; first difference at {p:?}",
+                    bytes.len(),
+                    one.len()
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
