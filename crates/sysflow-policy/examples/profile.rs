@@ -69,6 +69,21 @@ fn main() -> ExitCode {
         *kinds.entry(format!("{:?}", r.kind())).or_insert(0usize) += 1;
     }
     eprintln!("{} records: {kinds:?}", recs.len());
+    if std::env::var_os("PROFILE_FLAGS").is_some() {
+        let mut flags = std::collections::BTreeMap::new();
+        for r in &recs {
+            let f = r.record.op_flags().unwrap_or(0);
+            let names: Vec<_> = sysflow_policy::fields::op_names(f, r.kind()).collect();
+            *flags
+                .entry(format!("{:?} {}", r.kind(), names.join("|")))
+                .or_insert(0usize) += 1;
+        }
+        let mut v: Vec<_> = flags.into_iter().collect();
+        v.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        for (k, n) in v.iter().take(25) {
+            eprintln!("{n:>8} {k}");
+        }
+    }
     let mut eval = engine.evaluator();
     let start = std::time::Instant::now();
     let (emitted, dropped) = evaluate_all(&mut eval, &recs, passes);
