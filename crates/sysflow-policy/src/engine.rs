@@ -476,7 +476,8 @@ impl PolicyEngine {
     /// One record in this many is timed per evaluator (rule by rule) for the cost report.
     pub const SAMPLE_EVERY: u64 = 256;
 
-    /// Entries of an evaluator's process-context and file-context caches.
+    /// Entries of an evaluator's process-context cache (the file-context cache has four times as many: file
+    /// contexts change almost every record).
     const CACHE_SIZE: usize = 1024;
 
     /// Expands files and directories into the policy files the reference would load: a directory is searched
@@ -837,9 +838,11 @@ impl PolicyEngine {
             *procs = Cache::new(size, nfp, words);
         }
         procs.allocate();
-        let files = local.files.get_or_insert_with(|| Cache::new(size, nff, 0));
+        let files = local
+            .files
+            .get_or_insert_with(|| Cache::new(size * 4, nff, 0));
         if !files.fits(nff, 0) {
-            *files = Cache::new(size, nff, 0);
+            *files = Cache::new(size * 4, nff, 0);
         }
         files.allocate();
         if local.cand.len() < words {
