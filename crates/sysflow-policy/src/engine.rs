@@ -210,13 +210,14 @@ pub struct RuleCost {
     pub name: String,
     /// `true` for a filter/drop rule.
     pub is_filter: bool,
-    /// Times the condition was evaluated (after the prefilter).
+    /// Records the condition applied to (after the prefilter and the per-type specialisation; for a rule this
+    /// includes the records on which the rule index ruled it out without evaluating it).
     pub evaluations: u64,
     /// Times it matched.
     pub matches: u64,
     /// Share of the sampled engine time spent in this condition (0..=1).
     pub time_share: f64,
-    /// Estimated nanoseconds per evaluation (from the sampled records).
+    /// Estimated nanoseconds per applicable record (from the sampled records).
     pub ns_per_eval: f64,
 }
 
@@ -830,7 +831,11 @@ impl PolicyEngine {
             self.facts.file.len(),
             self.live_words,
         );
-        let size = local.cache_size.max(1);
+        // One-shot evaluations (`cache_size` 0) get one-entry caches.
+        let (size, fsize) = match local.cache_size {
+            0 => (1, 1),
+            n => (n, 4 * n),
+        };
         let procs = local
             .procs
             .get_or_insert_with(|| Cache::new(size, nfp, words));
@@ -838,11 +843,9 @@ impl PolicyEngine {
             *procs = Cache::new(size, nfp, words);
         }
         procs.allocate();
-        let files = local
-            .files
-            .get_or_insert_with(|| Cache::new(size * 4, nff, 0));
+        let files = local.files.get_or_insert_with(|| Cache::new(fsize, nff, 0));
         if !files.fits(nff, 0) {
-            *files = Cache::new(size * 4, nff, 0);
+            *files = Cache::new(fsize, nff, 0);
         }
         files.allocate();
         if local.cand.len() < words {
