@@ -2,7 +2,11 @@
 //! with the full runtimeintegrity + ttps ruleset (alert mode) in `evaluate_all`, so a profiler can separate engine
 //! cost from reading and flattening (e.g. `valgrind --tool=callgrind --toggle-collect='*evaluate_all*'`).
 //!
-//! `cargo run -p sysflow-policy --release --example profile -- POLICIES TRACE [N] [PASSES]`
+//! `cargo run -p sysflow-policy --release --example profile -- [-n N] [-p PASSES] POLICIES TRACE...`
+//!
+//! Environment: `PROFILE_RULESTATS` prints the cost report, `PROFILE_DUMP=FileFlow` (a record kind) prints that
+//! kind's evaluation plan, `PROFILE_RULES=n` keeps the first n rules, `PROFILE_FLAGS` prints the most common
+//! operation flags.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,13 +28,23 @@ fn evaluate_all(eval: &mut Evaluator, recs: &[FlatRecord], passes: usize) -> (us
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() < 2 {
-        eprintln!("usage: profile POLICIES TRACE [N] [PASSES]");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut opt = |flag: &str, default: usize| -> usize {
+        match args.iter().position(|a| a == flag) {
+            Some(i) if i + 1 < args.len() => {
+                let v = args.remove(i + 1);
+                args.remove(i);
+                v.parse().unwrap_or(default)
+            }
+            _ => default,
+        }
+    };
+    let n = opt("-n", 200_000);
+    let passes = opt("-p", 1);
+    if args.len() < 2 && std::env::var_os("PROFILE_DUMP").is_none() {
+        eprintln!("usage: profile [-n N] [-p PASSES] POLICIES TRACE...");
         return ExitCode::from(2);
     }
-    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200_000);
-    let passes: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let config = EngineConfig {
         rule_set_size: std::env::var("PROFILE_RULES")
             .ok()
@@ -69,6 +83,21 @@ fn main() -> ExitCode {
         *kinds.entry(format!("{:?}", r.kind())).or_insert(0usize) += 1;
     }
     eprintln!("{} records: {kinds:?}", recs.len());
+    if std::env::var_os("PROFILE_FLAGS").is_some() {
+        let mut flags = std::collections::BTreeMap::new();
+        for r in &recs {
+            let f = r.record.op_flags().unwrap_or(0);
+            let names: Vec<_> = sysflow_policy::fields::op_names(f, r.kind()).collect();
+            *flags
+                .entry(format!("{:?} {}", r.kind(), names.join("|")))
+                .or_insert(0usize) += 1;
+        }
+        let mut v: Vec<_> = flags.into_iter().collect();
+        v.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        for (k, n) in v.iter().take(25) {
+            eprintln!("{n:>8} {k}");
+        }
+    }
     let mut eval = engine.evaluator();
     let start = std::time::Instant::now();
     let (emitted, dropped) = evaluate_all(&mut eval, &recs, passes);

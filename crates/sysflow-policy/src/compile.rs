@@ -474,6 +474,28 @@ impl Compiler {
                         Expr::IntIn(f, vals.into())
                     };
                 }
+                Operand::Field(f @ (Field::FileIsOpenRead | Field::FileIsOpenWrite)) => {
+                    // A boolean rendered `true`/`false`: whether the open flags have the read (write) bit.
+                    let bit = if f == Field::FileIsOpenRead {
+                        sysflow_format::flags::open::RDONLY
+                    } else {
+                        sysflow_format::flags::open::WRONLY
+                    } as i64;
+                    let set = Expr::OpenFlags {
+                        none: false,
+                        all_of: Box::new([bit]),
+                    };
+                    let (t, f) = (
+                        pieces.iter().any(|p| p == "true"),
+                        pieces.iter().any(|p| p == "false"),
+                    );
+                    return match (t, f) {
+                        (true, true) => Expr::Const(true),
+                        (false, false) => Expr::Const(false),
+                        (true, false) => set,
+                        (false, true) => Expr::Not(Box::new(set)),
+                    };
+                }
                 Operand::Field(Field::FileOpenFlags) => {
                     // Equal to one of the flag names: a test of the flag bits.
                     let none = pieces.iter().any(|p| p == "NONE");

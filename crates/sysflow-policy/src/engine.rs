@@ -210,13 +210,14 @@ pub struct RuleCost {
     pub name: String,
     /// `true` for a filter/drop rule.
     pub is_filter: bool,
-    /// Times the condition was evaluated (after the prefilter).
+    /// Records the condition applied to (after the prefilter and the per-type specialisation; for a rule this
+    /// includes the records on which the rule index ruled it out without evaluating it).
     pub evaluations: u64,
     /// Times it matched.
     pub matches: u64,
     /// Share of the sampled engine time spent in this condition (0..=1).
     pub time_share: f64,
-    /// Estimated nanoseconds per evaluation (from the sampled records).
+    /// Estimated nanoseconds per applicable record (from the sampled records).
     pub ns_per_eval: f64,
 }
 
@@ -306,20 +307,109 @@ struct KindPlan {
     memo_slots: usize,
     /// Whether the plan uses file facts (and so the file cache).
     files: bool,
+    /// Per rule group (see [`PlanRule::group`]): the bits of its rules.
+    groups: Vec<Box<[u64]>>,
 }
 
-/// A rule in a [`KindPlan`]: its specialised condition is `gate and cond`.
+/// A rule in a [`KindPlan`]: its specialised condition is `gate and ops and group and cond`.
 ///
 /// The gate is a process fact, cached per process context together with the set of rules whose gates hold ("live"
-/// rules), so a record only evaluates the residual `cond` of the rules live for its process context.
+/// rules), so a record only evaluates the rules live for its process context. Among those, a rule is skipped when
+/// the record has none of the operation flags it requires, or when its group condition (a subexpression that
+/// several rules require, like `open_write`) was found false for the record.
 #[derive(Debug)]
 struct PlanRule {
     /// Index in `PolicyEngine::rules`.
     idx: usize,
     /// Process fact that must hold.
     gate: Option<u32>,
+    /// Operation flags of which at least one must be set.
+    ops: Option<i32>,
+    /// A shared condition that must hold: (group index, condition). When it is false, the whole group is skipped.
+    group: Option<(usize, Expr)>,
     /// The rest of the condition.
     cond: Expr,
+}
+
+/// The top-level conjuncts of a condition.
+fn conjuncts(e: Expr) -> Vec<Expr> {
+    match e {
+        Expr::And(v) => v.into_vec(),
+        Expr::Const(true) => Vec::new(),
+        e => vec![e],
+    }
+}
+
+fn conjunction(mut v: Vec<Expr>) -> Expr {
+    match v.len() {
+        0 => Expr::Const(true),
+        1 => v.pop().unwrap_or(Expr::Const(true)),
+        _ => Expr::And(v.into_boxed_slice()),
+    }
+}
+
+/// Builds the rules of a plan from (rule index, process gate, memoised residual condition): splits off operation
+/// flag requirements and group conditions (memoised conjuncts shared by several rules); returns the rules and the
+/// group bit masks.
+fn plan_rules(
+    kind: RecordKind,
+    rules: Vec<(usize, Option<u32>, Expr)>,
+) -> (Vec<PlanRule>, Vec<Box<[u64]>>) {
+    let net = matches!(kind, RecordKind::NetworkFlow | RecordKind::NetworkEvent);
+    let split: Vec<(usize, Option<u32>, Vec<Expr>)> = rules
+        .into_iter()
+        .map(|(i, g, e)| (i, g, conjuncts(e)))
+        .collect();
+    let mut uses: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for (_, _, cs) in &split {
+        for c in cs {
+            if let Expr::Memo(slot, _) = c {
+                *uses.entry(*slot).or_default() += 1;
+            }
+        }
+    }
+    let words = split.len().div_ceil(64);
+    let mut group_of: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Box<[u64]>> = Vec::new();
+    let mut out = Vec::with_capacity(split.len());
+    for (pos, (idx, gate, mut cs)) in split.into_iter().enumerate() {
+        let ops = cs
+            .iter()
+            .position(|c| matches!(c, Expr::OpFlags { .. }))
+            .and_then(|i| match cs.remove(i) {
+                Expr::OpFlags { mask, net_mask } => Some(if net { net_mask } else { mask }),
+                _ => None,
+            });
+        // The most shared memoised conjunct (the first one on ties: conjuncts are ordered cheapest first).
+        let best = cs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match c {
+                Expr::Memo(slot, _) => Some((i, *slot, uses.get(slot).copied().unwrap_or(0))),
+                _ => None,
+            })
+            .filter(|(_, _, n)| *n >= 2)
+            .fold(None::<(usize, u32, usize)>, |b, x| match b {
+                Some(b) if b.2 >= x.2 => Some(b),
+                _ => Some(x),
+            });
+        let group = best.map(|(i, slot, _)| {
+            let g = *group_of.entry(slot).or_insert_with(|| {
+                groups.push(vec![0u64; words].into_boxed_slice());
+                groups.len() - 1
+            });
+            groups[g][pos / 64] |= 1 << (pos % 64);
+            (g, cs.remove(i))
+        });
+        out.push(PlanRule {
+            idx,
+            gate,
+            ops,
+            group,
+            cond: conjunction(cs),
+        });
+    }
+    (out, groups)
 }
 
 /// Splits the process gate off a rule condition (after fact extraction).
@@ -375,8 +465,10 @@ struct LocalStats {
     memo: Vec<std::cell::Cell<u8>>,
     /// Fact results and live rules per process context.
     procs: Option<Cache<ProcKey>>,
-    /// Fact results and live rules per file context.
+    /// Fact results per file context.
     files: Option<Cache<FileKey>>,
+    /// Scratch: candidate rule bits of the record being evaluated.
+    cand: Vec<u64>,
     /// Entries of each cache (allocated on first use).
     cache_size: usize,
 }
@@ -385,7 +477,8 @@ impl PolicyEngine {
     /// One record in this many is timed per evaluator (rule by rule) for the cost report.
     pub const SAMPLE_EVERY: u64 = 256;
 
-    /// Entries of an evaluator's process-context and file-context caches.
+    /// Entries of an evaluator's process-context cache (the file-context cache has four times as many: file
+    /// contexts change almost every record).
     const CACHE_SIZE: usize = 1024;
 
     /// Expands files and directories into the policy files the reference would load: a directory is searched
@@ -537,18 +630,21 @@ impl PolicyEngine {
             }
             let (exprs, memo_slots) = crate::optimize::memoize(exprs);
             let mut all: Vec<(usize, Expr)> = idx.into_iter().zip(exprs).collect();
-            let rules: Vec<PlanRule> = all
-                .split_off(nf)
-                .into_iter()
-                .zip(gates.into_iter().skip(nf))
-                .map(|((idx, cond), gate)| PlanRule { idx, gate, cond })
-                .collect();
+            let (rules, groups) = plan_rules(
+                kind,
+                all.split_off(nf)
+                    .into_iter()
+                    .zip(gates.into_iter().skip(nf))
+                    .map(|((idx, cond), gate)| (idx, gate, cond))
+                    .collect(),
+            );
             let files = with_files && !facts.file.is_empty();
             plans.push(KindPlan {
                 filters: all,
                 rules,
                 memo_slots,
                 files,
+                groups,
             });
         }
         let live_words = plans
@@ -562,6 +658,11 @@ impl PolicyEngine {
                     .iter()
                     .map(|(_, e)| e)
                     .chain(p.rules.iter().map(|r| &r.cond))
+                    .chain(
+                        p.rules
+                            .iter()
+                            .filter_map(|r| r.group.as_ref().map(|g| &g.1)),
+                    )
             }),
             facts.process.iter().chain(&facts.file),
         );
@@ -607,6 +708,11 @@ impl PolicyEngine {
                     .iter()
                     .map(|(_, e)| e)
                     .chain(p.rules.iter().map(|r| &r.cond))
+                    .chain(
+                        p.rules
+                            .iter()
+                            .filter_map(|r| r.group.as_ref().map(|g| &g.1)),
+                    )
                     .map(nodes)
                     .sum::<usize>()
                     + p.rules.iter().filter(|r| r.gate.is_some()).count();
@@ -626,7 +732,13 @@ impl PolicyEngine {
             }
             for r in &p.rules {
                 let g = r.gate.map(|g| format!("@p{g} => ")).unwrap_or_default();
-                let _ = writeln!(out, "{}: {g}{}", self.rules[r.idx].meta.name, r.cond);
+                let o = r.ops.map(|m| format!("ops&{m:#x} => ")).unwrap_or_default();
+                let gr = r
+                    .group
+                    .as_ref()
+                    .map(|(i, e)| format!("group{i}[{e}] => "))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "{}: {g}{o}{gr}{}", self.rules[r.idx].meta.name, r.cond);
             }
         }
         for (i, e) in self.facts.process.iter().enumerate() {
@@ -716,32 +828,41 @@ impl PolicyEngine {
             self.facts.file.len(),
             self.live_words,
         );
-        let size = local.cache_size.max(1);
-        if !local.procs.as_ref().is_some_and(|c| c.fits(nfp, words)) {
-            local.procs = Some(Cache::new(size, nfp, words));
+        // One-shot evaluations (`cache_size` 0) get one-entry caches.
+        let (size, fsize) = match local.cache_size {
+            0 => (1, 1),
+            n => (n, 4 * n),
+        };
+        let procs = local
+            .procs
+            .get_or_insert_with(|| Cache::new(size, nfp, words));
+        if !procs.fits(nfp, words) {
+            *procs = Cache::new(size, nfp, words);
         }
-        if !local.files.as_ref().is_some_and(|c| c.fits(nff, 0)) {
-            local.files = Some(Cache::new(size, nff, 0));
+        procs.allocate();
+        let files = local.files.get_or_insert_with(|| Cache::new(fsize, nff, 0));
+        if !files.fits(nff, 0) {
+            *files = Cache::new(fsize, nff, 0);
+        }
+        files.allocate();
+        if local.cand.len() < words {
+            local.cand.resize(words, 0);
         }
         let LocalStats {
             memo,
             procs,
             files,
+            cand,
             rules: rule_stats,
             filters: filter_stats,
             ..
         } = local;
         let memo = &memo[..plan.memo_slots];
         memo.iter().for_each(|c| c.set(0));
-        let pe = procs.as_mut().map(|c| c.entry(rec));
-        let fe = if plan.files {
-            files.as_mut().map(|c| c.entry(rec))
-        } else {
-            None
-        };
+        let pe = procs.as_ref().and_then(|c| c.entry(rec));
         let facts = FactCtx {
             process: (pe.map_or(&[][..], |e| &e.facts), &self.facts.process),
-            file: (fe.map_or(&[][..], |e| &e.facts), &self.facts.file),
+            file: (files.as_ref().filter(|_| plan.files), &self.facts.file),
         };
         let ctx = Ctx::with_memo(rec, self.config.compat, &self.slots, memo, facts);
         let start = timed.then(Instant::now);
@@ -779,18 +900,38 @@ impl PolicyEngine {
             })
         });
         let nrules = plan.rules.len();
-        for w in 0..nrules.div_ceil(64) {
+        let nwords = nrules.div_ceil(64);
+        let cand = &mut cand[..nwords];
+        for (w, c) in cand.iter_mut().enumerate() {
             let all = if (w + 1) * 64 <= nrules {
                 u64::MAX
             } else {
                 (1u64 << (nrules % 64)) - 1
             };
-            let mut bits = all & live.map_or(u64::MAX, |b| b[w].get());
-            while bits != 0 {
+            *c = all & live.map_or(u64::MAX, |b| b[w].get());
+        }
+        let flags = rec.record.op_flags().unwrap_or(0);
+        for w in 0..nwords {
+            while cand[w] != 0 {
+                let bits = cand[w];
                 let pos = w * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
+                cand[w] = bits & (bits - 1);
                 let r = &plan.rules[pos];
+                if r.ops.is_some_and(|m| flags & m == 0) {
+                    continue;
+                }
                 let t0 = timed.then(Instant::now);
+                if let Some((g, e)) = &r.group {
+                    if !e.eval(ctx) {
+                        for (c, m) in cand.iter_mut().zip(plan.groups[*g].iter()) {
+                            *c &= !m;
+                        }
+                        if let Some(t0) = t0 {
+                            rule_stats[r.idx].2 += t0.elapsed().as_nanos() as u64;
+                        }
+                        continue;
+                    }
+                }
                 let hit = r.cond.eval(ctx);
                 let s = &mut rule_stats[r.idx];
                 s.1 += hit as u64;
@@ -960,11 +1101,11 @@ impl Evaluator {
             self.local
                 .procs
                 .as_ref()
-                .map_or((0, 0), |c| (c.lookups, c.misses)),
+                .map_or((0, 0), |c| (c.lookups.get(), c.misses.get())),
             self.local
                 .files
                 .as_ref()
-                .map_or((0, 0), |c| (c.lookups, c.misses)),
+                .map_or((0, 0), |c| (c.lookups.get(), c.misses.get())),
         ]
     }
 

@@ -18,6 +18,7 @@ use sysflow_format::{FlatRecord, RecordKind};
 use crate::fields::{Compat, Field, Value};
 use crate::jsonpath;
 use crate::parser::trim_bounding_quotes;
+use crate::procctx::{Cache, FileKey};
 
 /// FxHash-style hasher for short strings (list membership).
 #[derive(Default)]
@@ -193,8 +194,8 @@ pub(crate) enum Scope {
 pub(crate) struct FactCtx<'a> {
     /// Results (0 = not computed, 1 = false, 2 = true) and conditions of process facts.
     pub process: (&'a [Cell<u8>], &'a [Expr]),
-    /// Results and conditions of file facts.
-    pub file: (&'a [Cell<u8>], &'a [Expr]),
+    /// The file-context cache (the record's entry is looked up on the first file fact) and the file fact conditions.
+    pub file: (Option<&'a Cache<FileKey>>, &'a [Expr]),
 }
 
 /// A string being compared: borrowed from the record, the per-record cache, or owned.
@@ -247,6 +248,8 @@ pub(crate) struct Ctx<'a> {
     memo: &'a [Cell<u8>],
     /// Cached results of the record's contexts.
     facts: FactCtx<'a>,
+    /// The file fact results of the record's file context (looked up on first use).
+    file_facts: OnceCell<&'a [Cell<u8>]>,
 }
 
 impl<'a> Ctx<'a> {
@@ -271,6 +274,7 @@ impl<'a> Ctx<'a> {
             slots,
             memo,
             facts,
+            file_facts: OnceCell::new(),
         }
     }
 
@@ -428,7 +432,15 @@ impl Ctx<'_> {
     pub(crate) fn fact(&self, scope: Scope, i: u32) -> bool {
         let (cells, exprs) = match scope {
             Scope::Process => self.facts.process,
-            Scope::File => self.facts.file,
+            Scope::File => {
+                let (cache, exprs) = self.facts.file;
+                let cells = self.file_facts.get_or_init(|| {
+                    cache
+                        .and_then(|c| c.entry(self.rec))
+                        .map_or(&[][..], |e| &e.facts[..])
+                });
+                (*cells, exprs)
+            }
         };
         match cells.get(i as usize).map(Cell::get) {
             Some(1) => false,

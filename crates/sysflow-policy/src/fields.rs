@@ -1388,10 +1388,7 @@ pub fn parse_sym_path(orig: &str) -> (&str, Cow<'_, str>) {
     }
     // Fast path: a socket-style path needs a '-' followed by '>' or '\\'.
     let b = orig.as_bytes();
-    if !b
-        .windows(2)
-        .any(|w| w[0] == b'-' && (w[1] == b'>' || w[1] == b'\\'))
-    {
+    if !memchr::memchr_iter(b'-', b).any(|i| matches!(b.get(i + 1), Some(b'>' | b'\\'))) {
         return (orig, Cow::Borrowed(""));
     }
     for sep in ["->", "-\\u"] {

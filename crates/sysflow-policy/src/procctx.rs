@@ -11,7 +11,7 @@
 //! cannot be reused by another entity while an entry refers to it, and the entities cannot change (they have no
 //! interior mutability, and `Arc::get_mut`/`make_mut` cannot mutate a shared value in place).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use sysflow_format::{Container, File, FlatRecord, Header, Pod, Process, RecordKind};
@@ -113,7 +113,7 @@ impl Key for FileKey {
 /// The cached state of one context.
 #[derive(Debug)]
 pub(crate) struct Entry<K> {
-    key: Option<K>,
+    key: RefCell<Option<K>>,
     /// Per fact: 0 = not computed, 1 = false, 2 = true.
     pub facts: Box<[Cell<u8>]>,
     /// Per record kind, `words` words of live-rule bits (valid when the kind's bit is set in `live_valid`).
@@ -141,28 +141,31 @@ impl<K> Entry<K> {
 }
 
 /// A direct-mapped cache of fact results and live-rule sets per context.
+///
+/// Lookups take `&self` (the entries are cells), so an evaluation context can look its file entry up lazily. An entry
+/// returned by [`Cache::entry`] stays valid for the record it was looked up for until the next lookup.
 #[derive(Debug)]
 pub(crate) struct Cache<K> {
-    entries: Vec<Entry<K>>,
+    entries: Box<[Entry<K>]>,
     nfacts: usize,
     words: usize,
     size: usize,
     /// Lookups and misses (diagnostics).
-    pub lookups: u64,
-    pub misses: u64,
+    pub lookups: Cell<u64>,
+    pub misses: Cell<u64>,
 }
 
 impl<K: Key> Cache<K> {
-    /// An empty cache of `size` entries (a power of two; allocated on first use), each holding `nfacts` facts and
-    /// `words` live-rule words per record kind.
+    /// An empty cache of `size` entries (a power of two; allocated by [`Cache::allocate`]), each holding `nfacts`
+    /// facts and `words` live-rule words per record kind.
     pub fn new(size: usize, nfacts: usize, words: usize) -> Self {
         Cache {
-            entries: Vec::new(),
+            entries: Box::new([]),
             nfacts,
             words,
             size: size.max(1).next_power_of_two(),
-            lookups: 0,
-            misses: 0,
+            lookups: Cell::new(0),
+            misses: Cell::new(0),
         }
     }
 
@@ -171,29 +174,37 @@ impl<K: Key> Cache<K> {
         self.nfacts == nfacts && self.words == words
     }
 
-    /// The entry of `rec`'s context, evicting whatever shared its slot.
-    pub fn entry(&mut self, rec: &FlatRecord) -> &Entry<K> {
+    /// Allocates the entries (once).
+    pub fn allocate(&mut self) {
         if self.entries.is_empty() {
             let (nfacts, live) = (self.nfacts, self.words * RecordKind::ALL.len());
             self.entries = (0..self.size)
                 .map(|_| Entry {
-                    key: None,
+                    key: RefCell::new(None),
                     facts: vec![Cell::new(0); nfacts].into_boxed_slice(),
                     live: vec![Cell::new(0); live].into_boxed_slice(),
                     live_valid: Cell::new(0),
                 })
                 .collect();
         }
-        self.lookups += 1;
+    }
+
+    /// The entry of `rec`'s context, evicting whatever shared its slot; `None` before [`Cache::allocate`].
+    pub fn entry(&self, rec: &FlatRecord) -> Option<&Entry<K>> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.lookups.set(self.lookups.get() + 1);
         let h = K::hash(rec).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let slot = (h >> 40) as usize & (self.entries.len() - 1);
-        let e = &mut self.entries[slot];
-        if !e.key.as_ref().is_some_and(|k| k.matches(rec)) {
-            self.misses += 1;
-            e.key = Some(K::of(rec));
+        let e = &self.entries[slot];
+        let hit = e.key.borrow().as_ref().is_some_and(|k| k.matches(rec));
+        if !hit {
+            self.misses.set(self.misses.get() + 1);
+            *e.key.borrow_mut() = Some(K::of(rec));
             e.facts.iter().for_each(|c| c.set(0));
             e.live_valid.set(0);
         }
-        e
+        Some(e)
     }
 }
