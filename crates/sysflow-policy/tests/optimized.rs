@@ -122,6 +122,27 @@ fn optimised_equals_unoptimised_unit_test_policies() {
 }
 
 #[test]
+fn optimised_equals_unoptimised_sigma() {
+    let Some(p) = common::policies() else { return };
+    let recs = records();
+    let sigma = p.join("sigma");
+    let mut alerts = 0;
+    for compat in [Compat::Fixed, Compat::Reference] {
+        let config = EngineConfig {
+            mode: Mode::Alert,
+            compat,
+            language: sysflow_policy::Language::Sigma,
+            sigma_config: Some(sigma.join("config/sysflow.yml")),
+            ..EngineConfig::default()
+        };
+        let engine =
+            Arc::new(PolicyEngine::load(&[sigma.join("rules")], &config).expect("compiles"));
+        alerts += check(&engine, &recs, &format!("sigma {compat:?}")).0;
+    }
+    assert!(alerts > 50, "{alerts} alerts");
+}
+
+#[test]
 fn optimised_verdicts_equal_unoptimised_on_hand_built_records() {
     use sysflow_format::flags::{op, open};
     let Some(p) = common::policies() else { return };
