@@ -24,7 +24,11 @@ use sysflow_format::{FlatReader, TraceReader};
 use sysflow_sfql::Query;
 
 use crate::fields::list_text;
-use crate::parallel::{print_with_threads, thread_count, RecordSink};
+use crate::parallel::{cpus, print_with_threads, thread_count, RecordSink};
+
+/// Local inputs smaller than this (compressed bytes, all paths together) are printed on one thread by default:
+/// starting and feeding workers costs more than they save on a few thousand rows (measured on the shared traces).
+const PARALLEL_MIN_BYTES: u64 = 8 << 20;
 use crate::printer::{OutputMode, PrintOptions};
 
 /// Where traces come from (`-i`).
@@ -109,8 +113,8 @@ pub struct SysprintArgs {
     /// print version information
     #[arg(short = 'v', long = "version")]
     pub version: bool,
-    /// formatting threads (not a reference flag; default: $SYSPRINT_THREADS, else the number of CPUs; 1 prints on
-    /// one thread)
+    /// formatting threads (not a reference flag; default: $SYSPRINT_THREADS, else one per CPU for inputs of 8 MiB or
+    /// more, one below; 1 prints on one thread)
     #[arg(long = "threads", value_name = "N", hide = true)]
     pub threads: Option<usize>,
 }
@@ -243,7 +247,13 @@ pub fn run_with(args: &SysprintArgs, env: &mut RunEnv<'_>) -> Result<RunStatus> 
         term_cols: env.term_cols,
     };
     let mut status = RunStatus::default();
-    let threads = thread_count(args.threads);
+    let threads = thread_count(args.threads, || {
+        if s3.is_none() && local_input_bytes(&args.paths) < PARALLEL_MIN_BYTES {
+            1
+        } else {
+            cpus()
+        }
+    });
     match (&args.file, to_file) {
         (Some(path), true) => {
             let f = fs::File::create(path)
@@ -324,6 +334,17 @@ fn print_paths(
         }
     }
     Ok(())
+}
+
+/// Total size of the trace files under `paths` (unreadable paths count as nothing; they are reported when printed).
+fn local_input_bytes(paths: &[PathBuf]) -> u64 {
+    paths
+        .iter()
+        .filter_map(|p| expand_path(p).ok())
+        .flatten()
+        .filter_map(|t| fs::metadata(t).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// Prints every object of an S3 bucket (or `bucket/prefix`), streamed, in key order like the reference's listing.

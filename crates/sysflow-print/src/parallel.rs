@@ -217,16 +217,21 @@ fn worker(mut p: Printer<Vec<u8>>, jobs: Arc<Mutex<Receiver<Job>>>, done: Sender
 }
 
 /// The number of formatting threads to use: `requested`, else the `SYSPRINT_THREADS` environment variable, else
-/// the number of CPUs. 1 means printing on the calling thread alone.
-pub fn thread_count(requested: Option<usize>) -> usize {
+/// `default()`. 1 means printing on the calling thread alone.
+pub fn thread_count(requested: Option<usize>, default: impl FnOnce() -> usize) -> usize {
     requested
         .or_else(|| {
             std::env::var("SYSPRINT_THREADS")
                 .ok()
                 .and_then(|v| v.trim().parse().ok())
         })
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(default)
         .max(1)
+}
+
+/// The number of CPUs this process may use.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Prints what `feed` puts into the sink with `threads` formatting threads (see the module documentation), then
