@@ -35,6 +35,8 @@ pub struct ExporterStage {
     pending: Vec<Vec<u8>>,
     stats: TransportStats,
     reported_errors: u64,
+    /// The terminal's reader went away (broken pipe): records are counted as dropped without trying again.
+    output_closed: bool,
 }
 
 impl ExporterStage {
@@ -48,6 +50,7 @@ impl ExporterStage {
             pending: Vec::new(),
             stats: TransportStats::default(),
             reported_errors: 0,
+            output_closed: false,
         }
     }
 
@@ -56,10 +59,24 @@ impl ExporterStage {
             return;
         }
         let n = self.pending.len() as u64;
+        if self.output_closed {
+            self.stats.errors += n;
+            self.pending.clear();
+            return;
+        }
         match self.transport.export(&self.pending) {
             Ok(()) => {
                 self.stats.sent += n;
                 self.stats.bytes += self.pending.iter().map(|m| m.len() as u64).sum::<u64>();
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::BrokenPipe
+                    && matches!(self.transport, Transport::Terminal) =>
+            {
+                // `sfprocessor ... | head`: the reader is gone. Say so once, like a pipe's end would, and stop writing.
+                self.stats.errors += n;
+                self.output_closed = true;
+                info!(exporter = %self.place, "Standard output closed (broken pipe); further records are discarded.");
             }
             Err(e) => {
                 self.stats.errors += n;

@@ -502,3 +502,51 @@ fn terminal_exporter_prints_alerts() {
         assert!(v["policies"].is_array());
     }
 }
+
+#[test]
+fn terminal_exporter_stops_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    let Some(res) = resources() else { return };
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("examples/sfprocessor"))
+        .unwrap();
+    if !bin.exists() {
+        eprintln!("SKIP: {} not built", bin.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pipeline.json");
+    std::fs::write(
+        &cfg,
+        r#"{"pipeline":[
+          {"processor":"sysflowreader","handler":"flattener","in":"sysflow sysflowchan","out":"flat flattenerchan"},
+          {"processor":"policyengine","in":"flat flattenerchan","out":"evt eventchan","mode":"enrich"},
+          {"processor":"exporter","in":"evt eventchan","export":"terminal","format":"json"}]}"#,
+    )
+    .unwrap();
+    // `sfprocessor ... | head -n 1`: ~10 MB of JSON into a pipe whose reader leaves after one line.
+    let mut child = std::process::Command::new(&bin)
+        .args(["-config", cfg.to_str().unwrap(), "-driver", "file"])
+        .arg(res.join("traces/k8s_small.sf"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("{\"version\":5"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("Standard output closed").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Export failed"), "{stderr}");
+}
