@@ -1,4 +1,5 @@
-//! Operation flags, open flags, IPv4 encoding and timestamp helpers.
+//! Operation flags, open flags, IPv4 encoding, timestamp helpers and base64 (shared by the exporters and the policy
+//! engine).
 
 /// Operation flags (`opFlags`): a bitmap of the operations an event or flow saw.
 pub mod op {
@@ -332,6 +333,25 @@ pub mod time {
     }
 }
 
+/// Standard base64 (RFC 4648 alphabet, with padding).
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,5 +396,18 @@ mod tests {
             "2001-09-09T01:46:40"
         );
         assert_eq!(time::iso8601_py(0), "1970-01-01T00:00:00");
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (plain, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(plain.as_bytes()), enc);
+        }
     }
 }

@@ -236,15 +236,11 @@ impl Compiler {
             ),
             LogSource::Network => (&["NF"], 1 << RecordKind::NetworkFlow as u16),
         };
-        if !codes.is_empty() {
-            let pieces = codes.iter().map(|c| (*c).to_owned()).collect();
-            let mut parts = vec![self.literal_cmp(Operand::Field(Field::Type), StrOp::Eq, pieces)];
-            if r.logsource == LogSource::ProcessCreation {
-                let exec = vec!["EXEC".to_owned()];
-                parts.push(self.literal_cmp(Operand::Field(Field::OpFlags), StrOp::Eq, exec));
-            }
-            parts.push(cond);
-            cond = fold_and(parts);
+        // The record types are the rule's prefilter; process creation also needs the exec flag.
+        if r.logsource == LogSource::ProcessCreation {
+            let exec = vec!["EXEC".to_owned()];
+            let is_exec = self.literal_cmp(Operand::Field(Field::OpFlags), StrOp::Eq, exec);
+            cond = fold_and(vec![is_exec, cond]);
         }
         let location = self.loc(Pos::default());
         let meta = Arc::new(Rule {

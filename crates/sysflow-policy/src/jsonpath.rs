@@ -25,7 +25,8 @@ fn split_path(path: &str) -> Vec<String> {
     parts
 }
 
-fn wildcard_match(pat: &str, s: &str) -> bool {
+/// `*` (any run) and `?` (one character) glob matching of a whole string.
+pub(crate) fn wildcard_match(pat: &str, s: &str) -> bool {
     fn rec(p: &[char], s: &[char]) -> bool {
         match p.first() {
             None => s.is_empty(),

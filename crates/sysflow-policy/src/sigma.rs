@@ -17,6 +17,8 @@ use yaml_serde::Value as Yaml;
 use crate::engine::Priority;
 use crate::error::{ErrorKind, Location, PolicyError};
 use crate::fields::Compat;
+use crate::jsonpath::wildcard_match as glob_match;
+use sysflow_format::flags::base64;
 
 /// Field mappings of a Sigma configuration file (`fieldmappings`; the first target when a list is given).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -383,26 +385,6 @@ fn transform(t: &str, v: &str, compat: Compat) -> Vec<String> {
     }
 }
 
-/// Standard base64 with padding.
-fn base64(b: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n = chunk.len();
-        let w = u32::from(chunk[0]) << 16
-            | u32::from(*chunk.get(1).unwrap_or(&0)) << 8
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= n {
-                out.push(char::from(T[(w >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Whether a value has an unescaped `*` or `?`.
 fn has_wildcard(v: &str) -> bool {
     let mut esc = false;
@@ -634,6 +616,7 @@ impl<'a> Condition<'a> {
                         // Sigma: `them` leaves out names starting with `_`; the reference includes them.
                         self.compat == Compat::Reference || !n.starts_with('_')
                     } else {
+                        // `*`/`?` globs, as Go's `path.Match` for these names.
                         glob_match(&pat, n)
                     }
                 })
@@ -658,22 +641,6 @@ impl<'a> Condition<'a> {
             }
         }
     }
-}
-
-/// `*`/`?` glob over search names (as Go's `path.Match` for these names).
-fn glob_match(pat: &str, name: &str) -> bool {
-    fn rec(p: &[char], n: &[char]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some('*'), _) => rec(&p[1..], n) || (!n.is_empty() && rec(p, &n[1..])),
-            (Some('?'), Some(_)) => rec(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => rec(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    let p: Vec<char> = pat.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    rec(&p, &n)
 }
 
 #[cfg(test)]

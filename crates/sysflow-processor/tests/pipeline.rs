@@ -451,19 +451,24 @@ fn check_only_mode_validates_policies() {
     assert!(!dir.path().join("o").exists());
 }
 
+/// The `sfprocessor` example binary cargo builds beside the tests, or `None` (with a SKIP line) when it is absent.
+fn sfprocessor_example() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("examples/sfprocessor");
+    if bin.exists() {
+        Some(bin)
+    } else {
+        eprintln!("SKIP: {} not built", bin.display());
+        None
+    }
+}
+
 #[test]
 fn terminal_exporter_prints_alerts() {
     let Some(res) = resources() else { return };
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("examples/sfprocessor"))
-        .unwrap();
-    if !bin.exists() {
-        eprintln!("SKIP: {} not built", bin.display());
+    let Some(bin) = sfprocessor_example() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("pipeline.json");
     let text = std::fs::read_to_string(res.join("pipelines/pipeline.terminal.json"))
@@ -507,16 +512,9 @@ fn terminal_exporter_prints_alerts() {
 fn terminal_exporter_stops_quietly_when_its_reader_goes_away() {
     use std::io::{BufRead, BufReader};
     let Some(res) = resources() else { return };
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .map(|d| d.join("examples/sfprocessor"))
-        .unwrap();
-    if !bin.exists() {
-        eprintln!("SKIP: {} not built", bin.display());
+    let Some(bin) = sfprocessor_example() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("pipeline.json");
     std::fs::write(

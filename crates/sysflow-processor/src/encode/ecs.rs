@@ -507,25 +507,7 @@ pub fn community_id(sip: &str, dip: &str, sport: i64, dport: i64, proto: i64) ->
     h.update([proto as u8, 0]);
     h.update(a.1.to_be_bytes());
     h.update(b.1.to_be_bytes());
-    format!("1:{}", base64(&h.finalize()))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    format!("1:{}", sysflow_format::flags::base64(&h.finalize()))
 }
 
 /// Go's `encoding/json` escapes `<`, `>`, `&`, U+2028 and U+2029; serde_json does not, so fragments are re-escaped.
