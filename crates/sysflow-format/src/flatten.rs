@@ -109,18 +109,42 @@ impl FlatRecord {
 
 /// Entity caches and the linking logic of the flattened reader. Feed it records in file order with [`push`].
 ///
+/// Each process keeps the links resolved for it (parent, ancestors, container, pod) until something they could
+/// depend on changes: a process record for a known or missed process, any container or pod record, a header.
+///
 /// [`push`]: Flattener::push
 #[derive(Debug, Default)]
 pub struct Flattener {
     with_entities: bool,
     header: Option<Arc<Header>>,
-    processes: FxHashMap<Oid, Arc<Process>>,
+    processes: FxHashMap<Oid, ProcEntry>,
     files: FxHashMap<Foid, Arc<File>>,
     containers: FxHashMap<String, Arc<Container>>,
     pods: FxHashMap<String, Arc<Pod>>,
-    /// Ancestors beyond the parent, per process (cleared when a header or a process record arrives).
+    /// Ancestors beyond the parent, per process (cleared with the generation).
     ancestry: FxHashMap<Oid, Arc<[Arc<Process>]>>,
     no_ancestors: Option<Arc<[Arc<Process>]>>,
+    /// Changes whenever a resolved link may have become stale.
+    generation: u64,
+    /// Processes that resolved links looked for and did not find (their arrival changes the generation).
+    missing: FxHashMap<Oid, ()>,
+}
+
+/// A cached process and the links last resolved for it.
+#[derive(Debug)]
+struct ProcEntry {
+    process: Arc<Process>,
+    links: Option<Links>,
+}
+
+/// What a process links to, as resolved in one generation of the caches.
+#[derive(Debug, Clone)]
+struct Links {
+    generation: u64,
+    parent: Option<Arc<Process>>,
+    ancestors: Arc<[Arc<Process>]>,
+    container: Option<Arc<Container>>,
+    pod: Option<Arc<Pod>>,
 }
 
 /// Longest ancestor chain followed (a guard against cycles in damaged traces).
@@ -148,7 +172,14 @@ impl Flattener {
         self.files.clear();
         self.containers.clear();
         self.pods.clear();
+        self.invalidate_links();
+    }
+
+    /// Marks every resolved link stale.
+    fn invalidate_links(&mut self) {
+        self.generation += 1;
         self.ancestry.clear();
+        self.missing.clear();
     }
 
     /// Number of cached processes, files, containers and pods.
@@ -163,32 +194,76 @@ impl Flattener {
 
     /// Looks a cached process up.
     pub fn process(&self, oid: &Oid) -> Option<&Arc<Process>> {
-        self.processes.get(oid)
+        self.processes.get(oid).map(|e| &e.process)
+    }
+
+    fn lookup_process(&mut self, oid: &Oid) -> Option<Arc<Process>> {
+        match self.processes.get(oid) {
+            Some(e) => Some(e.process.clone()),
+            None => {
+                self.missing.insert(*oid, ());
+                None
+            }
+        }
     }
 
     fn link_process(&mut self, oid: &Oid, out: &mut FlatRecord) {
-        let Some(proc) = self.processes.get(oid).cloned() else {
+        let Some(entry) = self.processes.get(oid) else {
             return;
         };
-        out.parent = proc
-            .poid
-            .as_ref()
-            .and_then(|p| self.processes.get(p))
-            .cloned();
-        if let Some(parent) = out.parent.clone() {
-            let chain = self.ancestors_of(&parent);
-            // In a damaged trace the process may be its own ancestor: cut the chain before it.
-            out.ancestors = match chain.iter().position(|a| a.oid == proc.oid) {
-                Some(i) => Arc::from(&chain[..i]),
-                None => chain,
-            };
-        }
-        self.link_container(proc.container_id.as_deref(), out);
-        out.process = Some(proc);
+        let links = match &entry.links {
+            Some(l) if l.generation == self.generation => l.clone(),
+            _ => {
+                let proc = entry.process.clone();
+                let links = self.resolve_links(&proc);
+                if let Some(e) = self.processes.get_mut(oid) {
+                    e.links = Some(links.clone());
+                }
+                links
+            }
+        };
+        out.process = self.processes.get(oid).map(|e| e.process.clone());
+        out.parent = links.parent;
+        out.ancestors = links.ancestors;
+        out.container = links.container;
+        out.pod = links.pod;
     }
 
-    /// The ancestors beyond `parent` (its parent, grandparent, ...), cached per process until the next header or
-    /// process record.
+    /// Resolves the parent, further ancestors, container and pod of `proc`.
+    fn resolve_links(&mut self, proc: &Arc<Process>) -> Links {
+        let parent = proc.poid.and_then(|p| self.lookup_process(&p));
+        let ancestors = match &parent {
+            Some(parent) => {
+                let chain = self.ancestors_of(parent);
+                // In a damaged trace the process may be its own ancestor: cut the chain before it.
+                match chain.iter().position(|a| a.oid == proc.oid) {
+                    Some(i) => Arc::from(&chain[..i]),
+                    None => chain,
+                }
+            }
+            None => self.no_ancestors(),
+        };
+        let mut links = Links {
+            generation: self.generation,
+            parent,
+            ancestors,
+            container: None,
+            pod: None,
+        };
+        if let Some((container, pod)) = self.container_and_pod(proc.container_id.as_deref()) {
+            links.container = Some(container);
+            links.pod = pod;
+        }
+        links
+    }
+
+    fn no_ancestors(&mut self) -> Arc<[Arc<Process>]> {
+        self.no_ancestors
+            .get_or_insert_with(|| Arc::from(Vec::new()))
+            .clone()
+    }
+
+    /// The ancestors beyond `parent` (its parent, grandparent, ...), cached per process for the generation.
     fn ancestors_of(&mut self, parent: &Arc<Process>) -> Arc<[Arc<Process>]> {
         if let Some(a) = self.ancestry.get(&parent.oid) {
             return a.clone();
@@ -196,7 +271,7 @@ impl Flattener {
         let mut chain: Vec<Arc<Process>> = Vec::new();
         let mut cur = parent.poid;
         while let Some(oid) = cur {
-            let Some(p) = self.processes.get(&oid) else {
+            let Some(p) = self.lookup_process(&oid) else {
                 break;
             };
             if chain.len() >= MAX_ANCESTORS
@@ -205,13 +280,11 @@ impl Flattener {
             {
                 break;
             }
-            chain.push(p.clone());
             cur = p.poid;
+            chain.push(p);
         }
         let arc: Arc<[Arc<Process>]> = if chain.is_empty() {
-            self.no_ancestors
-                .get_or_insert_with(|| Arc::from(Vec::new()))
-                .clone()
+            self.no_ancestors()
         } else {
             Arc::from(chain)
         };
@@ -219,16 +292,23 @@ impl Flattener {
         arc
     }
 
-    fn link_container(&self, id: Option<&str>, out: &mut FlatRecord) {
-        let Some(cont) = id.and_then(|id| self.containers.get(id)) else {
-            return;
-        };
-        out.pod = cont
+    /// The container with id `id` and its pod.
+    #[allow(clippy::type_complexity)]
+    fn container_and_pod(&self, id: Option<&str>) -> Option<(Arc<Container>, Option<Arc<Pod>>)> {
+        let cont = self.containers.get(id?)?;
+        let pod = cont
             .pod_id
             .as_deref()
             .and_then(|p| self.pods.get(p))
             .cloned();
-        out.container = Some(cont.clone());
+        Some((cont.clone(), pod))
+    }
+
+    fn link_container(&self, id: Option<&str>, out: &mut FlatRecord) {
+        if let Some((container, pod)) = self.container_and_pod(id) {
+            out.container = Some(container);
+            out.pod = pod;
+        }
     }
 
     fn empty(&mut self, record: Record, layout: Layout) -> FlatRecord {
@@ -263,6 +343,7 @@ impl Flattener {
             Record::Container(c) => {
                 let c = Arc::new(c);
                 self.containers.insert(c.id.clone(), c.clone());
+                self.invalidate_links();
                 if !self.with_entities {
                     return None;
                 }
@@ -273,9 +354,16 @@ impl Flattener {
             }
             Record::Process(p) => {
                 let p = Arc::new(p);
-                self.processes.insert(p.oid, p.clone());
-                // A new or changed process may sit in any cached chain.
-                self.ancestry.clear();
+                let entry = ProcEntry {
+                    process: p.clone(),
+                    links: None,
+                };
+                // A changed process, or one that a resolved link missed, may sit in any resolved chain.
+                if self.processes.insert(p.oid, entry).is_some()
+                    || self.missing.contains_key(&p.oid)
+                {
+                    self.invalidate_links();
+                }
                 if !self.with_entities {
                     return None;
                 }
@@ -298,6 +386,7 @@ impl Flattener {
             Record::Pod(p) => {
                 let p = Arc::new(p);
                 self.pods.insert(p.id.clone(), p.clone());
+                self.invalidate_links();
                 if !self.with_entities {
                     return None;
                 }
@@ -404,5 +493,59 @@ mod tests {
         }
         let flat = f.push(event(3), Layout::V5).unwrap();
         assert!(flat.lineage().count() <= 3, "{}", flat.lineage().count());
+    }
+
+    fn contained(pid: i64, parent: Option<i64>, container: &str) -> Record {
+        let Record::Process(mut p) = proc(pid, parent) else {
+            unreachable!()
+        };
+        p.container_id = Some(container.into());
+        Record::Process(p)
+    }
+
+    #[test]
+    fn resolved_links_follow_late_entities() {
+        let mut f = Flattener::new();
+        // Parent 1 and container "c" are not known yet when process 2's first event comes.
+        f.push(contained(2, Some(1), "c"), Layout::V5);
+        let first = f.push(event(2), Layout::V5).unwrap();
+        assert!(first.parent.is_none() && first.container.is_none());
+        // An unrelated new process changes nothing already resolved.
+        f.push(proc(7, None), Layout::V5);
+        assert!(f.push(event(2), Layout::V5).unwrap().parent.is_none());
+        // The missing parent arrives, then the container, then the container's pod.
+        f.push(proc(1, Some(0)), Layout::V5);
+        let linked = f.push(event(2), Layout::V5).unwrap();
+        assert_eq!(linked.parent.as_ref().map(|p| p.oid.hpid), Some(1));
+        assert!(linked.container.is_none());
+        f.push(
+            Record::Container(Container {
+                id: "c".into(),
+                pod_id: Some("p".into()),
+                ..Default::default()
+            }),
+            Layout::V5,
+        );
+        let linked = f.push(event(2), Layout::V5).unwrap();
+        assert_eq!(linked.container.as_ref().map(|c| c.id.as_str()), Some("c"));
+        assert!(linked.pod.is_none());
+        f.push(
+            Record::Pod(Pod {
+                id: "p".into(),
+                ..Default::default()
+            }),
+            Layout::V5,
+        );
+        let linked = f.push(event(2), Layout::V5).unwrap();
+        assert_eq!(linked.pod.as_ref().map(|p| p.id.as_str()), Some("p"));
+        // The grandparent 0 arrives: the chain grows.
+        f.push(proc(0, None), Layout::V5);
+        let pids: Vec<i64> = f
+            .push(event(2), Layout::V5)
+            .unwrap()
+            .lineage()
+            .map(|p| p.oid.hpid)
+            .collect();
+        assert_eq!(pids, [2, 1, 0]);
     }
 }

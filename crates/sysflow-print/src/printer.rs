@@ -4,7 +4,10 @@
 use std::io::{self, Write};
 
 use anyhow::{bail, Result};
-use sysflow_format::{FlatRecord, RecordKind};
+use std::sync::Arc;
+use sysflow_format::flatten::FxHashMap;
+
+use sysflow_format::{Container, File, FlatRecord, Header, Pod, Process, RecordKind};
 
 use crate::fields::{field_info, Field, FieldInfo, DEFAULT_FIELDS, FIELD_TABLE, K8S_EVENT_FIELDS};
 use crate::py::json_str;
@@ -703,41 +706,113 @@ fn kind_constant(field: Option<Field>, kind: RecordKind) -> bool {
     }
 }
 
+/// The entities a cached section depends on. A plan's sections of one group are rendered together, once per
+/// segment and entity set, and found with one lookup per row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group {
+    /// The process.
+    Process,
+    /// The parent process (its own group: many processes share it).
+    Parent,
+    /// The file and the second file of a file flow or event.
+    Files,
+    /// The container and its pod, and the segment's header (the cache starts over with every header).
+    Context,
+}
+
+/// Groups per plan at most.
+const GROUPS: usize = 4;
+
+impl Source {
+    fn group(self) -> Group {
+        match self {
+            Source::Process => Group::Process,
+            Source::Parent => Group::Parent,
+            Source::File => Group::Files,
+            Source::Container | Source::Pod | Source::Header => Group::Context,
+        }
+    }
+}
+
+impl Group {
+    /// The addresses of the entities the group's sections depend on.
+    fn addresses(self, rec: &FlatRecord) -> (usize, usize) {
+        fn addr<T>(a: &Option<Arc<T>>) -> usize {
+            a.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize)
+        }
+        match self {
+            Group::Process => (addr(&rec.process), 0),
+            Group::Parent => (addr(&rec.parent), 0),
+            Group::Files => (addr(&rec.file), addr(&rec.new_file)),
+            Group::Context => (addr(&rec.container), addr(&rec.pod)),
+        }
+    }
+
+    /// References to the entities of [`Group::addresses`], kept while their sections are cached so that the
+    /// addresses cannot be reused meanwhile.
+    fn keep_alive(self, rec: &FlatRecord) -> KeepAlive {
+        match self {
+            Group::Process => KeepAlive::Process(rec.process.clone()),
+            Group::Parent => KeepAlive::Process(rec.parent.clone()),
+            Group::Files => KeepAlive::Files(rec.file.clone(), rec.new_file.clone()),
+            Group::Context => KeepAlive::Context(rec.container.clone(), rec.pod.clone()),
+        }
+    }
+}
+
+/// Entities kept alive by the section cache (only kept, never read).
+#[allow(dead_code)]
+#[derive(Debug)]
+enum KeepAlive {
+    Process(Option<Arc<Process>>),
+    Files(Option<Arc<File>>, Option<Arc<File>>),
+    Context(Option<Arc<Container>>, Option<Arc<Pod>>),
+}
+
 /// One step of a [`Plan`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
     /// A literal (keys, braces, separators, values constant for the kind) followed by one field's value.
     One(Vec<u8>, Field),
-    /// Consecutive fields of one entity (with the literals between them), rendered once per entity, then copied.
-    Section {
-        source: Source,
-        slot: usize,
-        items: Vec<(Vec<u8>, Field)>,
-    },
+    /// Section `index` of the plan's group `group`: consecutive fields of the group's entities with the literals
+    /// before and between them, copied from the cache.
+    Section { group: usize, index: usize },
+}
+
+/// The sections of one [`Group`] in a plan.
+#[derive(Debug)]
+struct GroupPlan {
+    group: Group,
+    /// Unique among all plans of a printer: part of the cache key.
+    id: u32,
+    /// Each section's literals and fields.
+    sections: Vec<Vec<(Vec<u8>, Field)>>,
 }
 
 /// A [`Program`] specialised for the records of one kind and layout: values constant for the kind are folded into
-/// the literals, runs of one entity's fields become cached sections.
+/// the literals, runs of one entity group's fields become cached sections.
 #[derive(Debug)]
 struct Plan {
     kind: RecordKind,
     layout: sysflow_format::Layout,
     steps: Vec<Step>,
+    groups: Vec<GroupPlan>,
     tail: Vec<u8>,
 }
 
 impl Plan {
-    /// Compiles `prog` for the kind and layout of `flat`. `slots` numbers the sections of all plans.
+    /// Compiles `prog` for the kind and layout of `flat`. `ids` numbers the groups of all plans.
     fn compile(
         prog: &Program,
         cols: &[Column],
         flat: &FlatRecord,
-        slots: &mut usize,
+        ids: &mut u32,
         fmt: &mut Fmt,
     ) -> Plan {
         let view = RecordView::new(flat);
         let kind = flat.record.kind();
         let mut steps: Vec<Step> = Vec::new();
+        let mut groups: Vec<GroupPlan> = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
         for (lit, col) in &prog.steps {
             let c = &cols[*col];
@@ -748,19 +823,35 @@ impl Plan {
             }
             let Some(field) = c.field else { continue };
             let lit = std::mem::take(&mut pending);
-            match (Source::of(Some(field), kind), steps.last_mut()) {
-                (Some(s), Some(Step::Section { source, items, .. })) if *source == s => {
-                    items.push((lit, field))
-                }
-                (Some(s), _) => {
-                    steps.push(Step::Section {
-                        source: s,
-                        slot: *slots,
-                        items: vec![(lit, field)],
+            let Some(group) = Source::of(Some(field), kind).map(Source::group) else {
+                steps.push(Step::One(lit, field));
+                continue;
+            };
+            let gi = match groups.iter().position(|g| g.group == group) {
+                Some(gi) => gi,
+                None => {
+                    groups.push(GroupPlan {
+                        group,
+                        id: *ids,
+                        sections: Vec::new(),
                     });
-                    *slots += 1;
+                    *ids += 1;
+                    groups.len() - 1
                 }
-                (None, _) => steps.push(Step::One(lit, field)),
+            };
+            let sections = &mut groups[gi].sections;
+            match steps.last() {
+                // The previous step is a section of the same group: the field joins it.
+                Some(Step::Section { group, index }) if *group == gi => {
+                    sections[*index].push((lit, field))
+                }
+                _ => {
+                    sections.push(vec![(lit, field)]);
+                    steps.push(Step::Section {
+                        group: gi,
+                        index: sections.len() - 1,
+                    });
+                }
             }
         }
         pending.extend_from_slice(&prog.tail);
@@ -768,6 +859,7 @@ impl Plan {
             kind,
             layout: flat.layout,
             steps,
+            groups,
             tail: pending,
         }
     }
@@ -781,116 +873,161 @@ impl Plan {
         cache: &mut SectionCache,
         fmt: &mut Fmt,
     ) {
+        // Where each group's sections are in the cache, rendering them on a miss.
+        let mut bases = [0u32; GROUPS];
+        let mut cleared = false;
+        let mut gi = 0;
+        while gi < self.groups.len() {
+            let g = &self.groups[gi];
+            let (addr, addr2) = g.group.addresses(flat);
+            let key = SectionKey {
+                id: g.id,
+                addr,
+                addr2,
+            };
+            match cache.entries.get(&key) {
+                Some(&base) => bases[gi] = base,
+                None => {
+                    if cache.is_full() && !cleared {
+                        // Starting over invalidates the groups found so far: find them again.
+                        cache.clear();
+                        cleared = true;
+                        gi = 0;
+                        continue;
+                    }
+                    bases[gi] = cache.render(key, g, style, rec, flat, fmt);
+                }
+            }
+            gi += 1;
+        }
         for step in &self.steps {
             match step {
                 Step::One(lit, field) => {
-                    out.extend_from_slice(lit);
+                    fast::put(out, lit);
                     fmt.value(style, out, &rec.get(*field));
                 }
-                Step::Section {
-                    source,
-                    slot,
-                    items,
-                } => {
-                    let (addr, addr2) = entity_key(*source, flat);
-                    let idx = slot * SECTION_WAYS + section_hash(addr, addr2);
-                    if cache.entries.len() <= idx {
-                        cache
-                            .entries
-                            .resize_with((slot + 1) * SECTION_WAYS, || None);
-                    }
-                    if let Some(e) = &cache.entries[idx] {
-                        if e.addr == addr && e.addr2 == addr2 && e.layout == flat.layout {
-                            out.extend_from_slice(&e.bytes);
-                            continue;
-                        }
-                    }
-                    let start = out.len();
-                    for (lit, field) in items {
-                        out.extend_from_slice(lit);
-                        fmt.value(style, out, &rec.get(*field));
-                    }
-                    cache.entries[idx] = Some(SectionEntry {
-                        addr,
-                        addr2,
-                        layout: flat.layout,
-                        _keep: keep_alive(*source, flat),
-                        bytes: out[start..].to_vec(),
-                    });
+                Step::Section { group, index } => {
+                    let n = self.groups[*group].sections.len();
+                    out.extend_from_slice(cache.section(bases[*group], n, *index));
                 }
             }
         }
-        out.extend_from_slice(&self.tail);
+        fast::put(out, &self.tail);
     }
 }
 
-/// Entries per section slot (direct-mapped by the entity's address). Large traces keep thousands of processes and
-/// files live at once; 1024 entries keep the hit rate high on them for ~0.5 MB per section.
-const SECTION_WAYS: usize = 1024;
+/// Bytes of rendered sections kept at most; the cache starts over when it holds more (a segment with very many
+/// entities).
+const SECTION_CACHE_BYTES: usize = 64 << 20;
 
-/// The entry of an entity (pair) within its section's slots: Fibonacci hashing of the addresses.
-#[inline]
-fn section_hash(addr: usize, addr2: usize) -> usize {
-    let h = ((addr as u64) ^ (addr2 as u64).rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> (64 - SECTION_WAYS.trailing_zeros())) as usize
-}
-
-/// Holds the entity it was rendered from, so that the address used as key cannot be reused meanwhile (the value
-/// is only kept, never read).
-#[allow(dead_code)]
-#[derive(Debug, Clone)]
-enum KeepAlive {
-    Process(std::sync::Arc<sysflow_format::Process>),
-    Container(std::sync::Arc<sysflow_format::Container>),
-    Pod(std::sync::Arc<sysflow_format::Pod>),
-    Header(std::sync::Arc<sysflow_format::Header>),
-    Files(
-        Option<std::sync::Arc<sysflow_format::File>>,
-        Option<std::sync::Arc<sysflow_format::File>>,
-    ),
-}
-
-#[derive(Debug)]
-struct SectionEntry {
+/// Identifies the rendered sections of one plan's group for one set of entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SectionKey {
+    id: u32,
     addr: usize,
-    /// The second file's address (sections of files).
     addr2: usize,
-    layout: sysflow_format::Layout,
-    _keep: Option<KeepAlive>,
-    bytes: Vec<u8>,
 }
 
-/// Rendered entity sections, by slot and entity.
-#[derive(Debug, Default)]
+/// Rendered entity sections of the current segment: each group of sections is rendered once per segment and set
+/// of entities (the flattener's own caches last as long). The bytes live in one arena: per group, the end offsets
+/// of its sections (`u32` each), then the sections' bytes.
+#[derive(Debug)]
 struct SectionCache {
-    entries: Vec<Option<SectionEntry>>,
+    /// Where each group's sections start in `arena`.
+    entries: FxHashMap<SectionKey, u32>,
+    arena: Vec<u8>,
+    keep: Vec<KeepAlive>,
+    /// The header of the segment the entries belong to (kept, so that its address identifies the segment).
+    segment: Option<Arc<Header>>,
+    /// Bytes kept at most ([`SECTION_CACHE_BYTES`]; smaller in tests).
+    limit: usize,
 }
 
-/// The addresses that identify the entities of a section (the second one: the second file of a file event).
-fn entity_key(source: Source, rec: &FlatRecord) -> (usize, usize) {
-    use std::sync::Arc;
-    fn addr<T>(a: &Option<Arc<T>>) -> usize {
-        a.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize)
-    }
-    match source {
-        Source::Process => (addr(&rec.process), 0),
-        Source::Parent => (addr(&rec.parent), 0),
-        Source::Container => (addr(&rec.container), 0),
-        Source::Pod => (addr(&rec.pod), 0),
-        Source::Header => (addr(&rec.header), 0),
-        Source::File => (addr(&rec.file), addr(&rec.new_file)),
+impl Default for SectionCache {
+    fn default() -> Self {
+        SectionCache {
+            entries: FxHashMap::default(),
+            arena: Vec::new(),
+            keep: Vec::new(),
+            segment: None,
+            limit: SECTION_CACHE_BYTES,
+        }
     }
 }
 
-/// References to the entities of [`entity_key`], kept by the cache entry.
-fn keep_alive(source: Source, rec: &FlatRecord) -> Option<KeepAlive> {
-    match source {
-        Source::Process => rec.process.clone().map(KeepAlive::Process),
-        Source::Parent => rec.parent.clone().map(KeepAlive::Process),
-        Source::Container => rec.container.clone().map(KeepAlive::Container),
-        Source::Pod => rec.pod.clone().map(KeepAlive::Pod),
-        Source::Header => rec.header.clone().map(KeepAlive::Header),
-        Source::File => Some(KeepAlive::Files(rec.file.clone(), rec.new_file.clone())),
+impl SectionCache {
+    /// Forgets every section when `rec` starts a new segment (its entities are new objects).
+    #[inline]
+    fn enter_segment(&mut self, rec: &FlatRecord) {
+        let same = match (&self.segment, &rec.header) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.segment = rec.header.clone();
+            self.clear();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.arena.clear();
+        self.keep.clear();
+    }
+
+    fn is_full(&self) -> bool {
+        self.arena.len() >= self.limit
+    }
+
+    /// Renders the sections of `g` into the arena; returns where they start.
+    fn render(
+        &mut self,
+        key: SectionKey,
+        g: &GroupPlan,
+        style: Style,
+        rec: &RecordView<'_>,
+        flat: &FlatRecord,
+        fmt: &mut Fmt,
+    ) -> u32 {
+        let base = self.arena.len();
+        let n = g.sections.len();
+        self.arena.resize(base + 4 * n, 0);
+        let data = self.arena.len();
+        for (i, items) in g.sections.iter().enumerate() {
+            for (lit, field) in items {
+                self.arena.extend_from_slice(lit);
+                fmt.value(style, &mut self.arena, &rec.get(*field));
+            }
+            let end = u32::try_from(self.arena.len() - data).unwrap_or(u32::MAX);
+            self.arena[base + 4 * i..base + 4 * i + 4].copy_from_slice(&end.to_le_bytes());
+        }
+        // Offsets are `u32`: an arena past 4 GiB (one giant entity) is not kept.
+        let Ok(start) = u32::try_from(base) else {
+            self.clear();
+            return self.render(key, g, style, rec, flat, fmt);
+        };
+        self.entries.insert(key, start);
+        self.keep.push(g.group.keep_alive(flat));
+        start
+    }
+
+    /// Section `i` of the `n` sections of the group rendered at `base`.
+    #[inline]
+    fn section(&self, base: u32, n: usize, i: usize) -> &[u8] {
+        let base = base as usize;
+        let end_of = |j: usize| {
+            let mut b = [0u8; 4];
+            if let Some(s) = self.arena.get(base + 4 * j..base + 4 * j + 4) {
+                b.copy_from_slice(s);
+            }
+            u32::from_le_bytes(b) as usize
+        };
+        let start = if i == 0 { 0 } else { end_of(i - 1) };
+        let data = base + 4 * n;
+        self.arena
+            .get(data + start..data + end_of(i))
+            .unwrap_or_default()
     }
 }
 
@@ -943,7 +1080,7 @@ struct Plans {
     plans: Vec<Plan>,
     /// Index of the plan used last.
     last: usize,
-    slots: usize,
+    ids: u32,
     sections: SectionCache,
     fmt: Fmt,
 }
@@ -958,13 +1095,14 @@ impl Plans {
             _ => match self.plans.iter().position(fits) {
                 Some(i) => i,
                 None => {
-                    let plan = Plan::compile(prog, cols, flat, &mut self.slots, &mut self.fmt);
+                    let plan = Plan::compile(prog, cols, flat, &mut self.ids, &mut self.fmt);
                     self.plans.push(plan);
                     self.plans.len() - 1
                 }
             },
         };
         self.last = i;
+        self.sections.enter_segment(flat);
         let view = RecordView::new(flat);
         self.plans[i].run(
             prog.style,
@@ -1088,11 +1226,19 @@ mod tests {
         out
     }
 
-    /// Prints `recs` in every mode but text and checks each row against [`plain_row`].
+    /// Prints `recs` in every mode but text and checks each row against [`plain_row`], with the section cache as
+    /// is and with one so small that it starts over at every miss.
     fn check_plans_against_plain_rows(recs: &[FlatRecord], what: &str) {
-        for mode in [OutputMode::Json, OutputMode::Flatjson, OutputMode::Csv] {
+        for (mode, limit) in [
+            (OutputMode::Json, SECTION_CACHE_BYTES),
+            (OutputMode::Flatjson, SECTION_CACHE_BYTES),
+            (OutputMode::Csv, SECTION_CACHE_BYTES),
+            (OutputMode::Json, 1),
+            (OutputMode::Csv, 1),
+        ] {
             let mut p =
                 Printer::new(PrintOptions::new(mode), Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+            p.plans.sections.limit = limit;
             for (i, rec) in recs.iter().enumerate() {
                 let mut row = Vec::new();
                 p.plans.run(&p.program, &p.columns, &mut row, rec);
@@ -1100,7 +1246,7 @@ mod tests {
                 assert_eq!(
                     String::from_utf8_lossy(&row),
                     String::from_utf8_lossy(&plain),
-                    "{what}: record {i}, {mode:?}"
+                    "{what}: record {i}, {mode:?}, cache limit {limit}"
                 );
             }
         }
@@ -1202,5 +1348,35 @@ mod tests {
                 "\"/bin/\\\"c\\\"\""
             ]
         );
+    }
+
+    #[test]
+    fn a_new_segment_renders_its_header_again() {
+        use sysflow_format::{Container, FileFlow, Header, Layout, Record};
+        let container = Arc::new(Container {
+            id: "c1".into(),
+            name: "web".into(),
+            ..Default::default()
+        });
+        let process = Arc::new(Process {
+            exe: "/bin/a".into(),
+            ..Default::default()
+        });
+        let mut recs = Vec::new();
+        for name in ["/seg/one", "/seg/two", "/seg/two", "/seg/three"] {
+            let header = Arc::new(Header {
+                filename: name.into(),
+                ..Default::default()
+            });
+            // Segments two and three keep their header for two records each.
+            for _ in 0..2 {
+                let mut r = FlatRecord::new(Record::FileFlow(FileFlow::default()), Layout::V5);
+                r.header = Some(header.clone());
+                r.container = Some(container.clone());
+                r.process = Some(process.clone());
+                recs.push(r);
+            }
+        }
+        check_plans_against_plain_rows(&recs, "segments sharing entities");
     }
 }

@@ -82,7 +82,7 @@ pub fn json_str(out: &mut Vec<u8>, s: &str) {
         }
         start = i;
     }
-    out.extend_from_slice(&bytes[start..]);
+    crate::value::fast::put(out, &bytes[start..]);
     out.push(b'"');
 }
 
