@@ -50,7 +50,7 @@ pub mod writer;
 
 pub use codec::Codec;
 pub use error::{Error, ErrorKind, Result};
-pub use flatten::{FlatRecord, Flattener};
+pub use flatten::{FlatRecord, Flattener, Linked};
 pub use layout::{Layout, OptionalField};
 pub use reader::{FlatReader, ReaderOptions, TraceReader};
 pub use records::*;

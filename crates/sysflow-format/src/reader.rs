@@ -580,6 +580,26 @@ impl<R: Read> FlatReader<R> {
     }
 }
 
+impl<R: Read> FlatReader<R> {
+    /// The next event or flow linked to its entities by reference (see [`Linked`]): the iterator's records
+    /// without their reference-counted copies. `None` at the end of the trace.
+    ///
+    /// [`Linked`]: crate::flatten::Linked
+    pub fn next_linked(&mut self) -> Option<Result<crate::flatten::Linked<'_>>> {
+        let layout = self.inner.layout();
+        loop {
+            match self.inner.next()? {
+                Ok(rec) => {
+                    if self.flattener.accept(rec, layout) {
+                        return self.flattener.current().map(Ok);
+                    }
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
 impl<R: Read> Iterator for FlatReader<R> {
     type Item = Result<crate::flatten::FlatRecord>;
 

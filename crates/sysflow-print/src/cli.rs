@@ -408,6 +408,20 @@ fn print_trace<R: Read>(
         q.reset();
     }
     printer.begin_trace()?;
+    if ctx.filter.is_none() {
+        // Without a filter, records are printed as they are linked, by reference.
+        let mut reader = reader;
+        while let Some(rec) = reader.next_linked() {
+            match rec {
+                Ok(rec) => {
+                    printer.write_linked(&rec)?;
+                    ctx.status.records += 1;
+                }
+                Err(e) => ctx.report(e),
+            }
+        }
+        return printer.end_trace();
+    }
     for rec in reader {
         match rec {
             Ok(rec) => {

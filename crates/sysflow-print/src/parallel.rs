@@ -14,7 +14,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
-use sysflow_format::FlatRecord;
+use sysflow_format::{FlatRecord, Linked};
 
 use crate::printer::{OutputMode, PrintOptions, Printer, CHUNK_ROWS};
 
@@ -24,6 +24,10 @@ pub trait RecordSink {
     fn begin_trace(&mut self) -> io::Result<()>;
     /// Prints one record.
     fn write_record(&mut self, rec: FlatRecord) -> io::Result<()>;
+    /// Prints one record linked by reference (by default: an owned copy of it).
+    fn write_linked(&mut self, rec: &Linked<'_>) -> io::Result<()> {
+        self.write_record(rec.to_flat())
+    }
     /// Ends a trace (see [`Printer::end_trace`]).
     fn end_trace(&mut self) -> io::Result<()>;
 }
@@ -35,6 +39,10 @@ impl<W: Write> RecordSink for Printer<W> {
 
     fn write_record(&mut self, rec: FlatRecord) -> io::Result<()> {
         self.write(&rec)
+    }
+
+    fn write_linked(&mut self, rec: &Linked<'_>) -> io::Result<()> {
+        Printer::write_linked(self, rec)
     }
 
     fn end_trace(&mut self) -> io::Result<()> {

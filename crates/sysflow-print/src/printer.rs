@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use std::sync::Arc;
 use sysflow_format::flatten::FxHashMap;
 
-use sysflow_format::{Container, File, FlatRecord, Header, Pod, Process, RecordKind};
+use sysflow_format::{Container, File, FlatRecord, Header, Linked, Pod, Process, RecordKind};
 
 use crate::fields::{field_info, Field, FieldInfo, DEFAULT_FIELDS, FIELD_TABLE, K8S_EVENT_FIELDS};
 use crate::py::json_str;
@@ -354,6 +354,11 @@ impl<W: Write> Printer<W> {
 
     /// Writes one record.
     pub fn write(&mut self, rec: &FlatRecord) -> io::Result<()> {
+        self.write_linked(&rec.linked())
+    }
+
+    /// Writes one record linked by reference (see [`sysflow_format::FlatReader::next_linked`]).
+    pub fn write_linked(&mut self, rec: &Linked<'_>) -> io::Result<()> {
         self.records += 1;
         match self.opts.mode {
             OutputMode::Json | OutputMode::Flatjson => self.write_json(rec),
@@ -408,7 +413,7 @@ impl<W: Write> Printer<W> {
         self.out.write_all(bytes)
     }
 
-    fn write_json(&mut self, rec: &FlatRecord) -> io::Result<()> {
+    fn write_json(&mut self, rec: &Linked<'_>) -> io::Result<()> {
         if self.opts.json_array {
             self.buf
                 .extend_from_slice(if self.array_open { b", " } else { b"[" });
@@ -422,7 +427,7 @@ impl<W: Write> Printer<W> {
         self.flush_buf()
     }
 
-    fn write_csv(&mut self, rec: &FlatRecord) -> io::Result<()> {
+    fn write_csv(&mut self, rec: &Linked<'_>) -> io::Result<()> {
         if self.records == 1 {
             for (i, c) in self.columns.iter().enumerate() {
                 if i > 0 {
@@ -441,7 +446,7 @@ impl<W: Write> Printer<W> {
             return self.flush_buf();
         }
         let mut all_empty = true;
-        let view = RecordView::new(rec);
+        let view = RecordView::of(rec);
         for (i, c) in self.columns.iter().enumerate() {
             if i > 0 {
                 self.buf.push(b',');
@@ -472,7 +477,7 @@ impl<W: Write> Printer<W> {
         self.flush_buf()
     }
 
-    fn write_text(&mut self, rec: &FlatRecord) -> io::Result<()> {
+    fn write_text(&mut self, rec: &Linked<'_>) -> io::Result<()> {
         let Some(t) = &mut self.table else {
             return Ok(());
         };
@@ -485,7 +490,7 @@ impl<W: Write> Printer<W> {
             t.widths[0],
         );
         t.rows.end_cell();
-        let view = RecordView::new(rec);
+        let view = RecordView::of(rec);
         for (c, w) in self.columns.iter().zip(&t.widths[1..]) {
             self.cell.clear();
             let v = c.value(&view);
@@ -736,26 +741,26 @@ impl Source {
 
 impl Group {
     /// The addresses of the entities the group's sections depend on.
-    fn addresses(self, rec: &FlatRecord) -> (usize, usize) {
-        fn addr<T>(a: &Option<Arc<T>>) -> usize {
-            a.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize)
+    fn addresses(self, rec: &Linked<'_>) -> (usize, usize) {
+        fn addr<T>(a: Option<&Arc<T>>) -> usize {
+            a.map_or(0, |a| Arc::as_ptr(a) as usize)
         }
         match self {
-            Group::Process => (addr(&rec.process), 0),
-            Group::Parent => (addr(&rec.parent), 0),
-            Group::Files => (addr(&rec.file), addr(&rec.new_file)),
-            Group::Context => (addr(&rec.container), addr(&rec.pod)),
+            Group::Process => (addr(rec.process), 0),
+            Group::Parent => (addr(rec.parent), 0),
+            Group::Files => (addr(rec.file), addr(rec.new_file)),
+            Group::Context => (addr(rec.container), addr(rec.pod)),
         }
     }
 
     /// References to the entities of [`Group::addresses`], kept while their sections are cached so that the
     /// addresses cannot be reused meanwhile.
-    fn keep_alive(self, rec: &FlatRecord) -> KeepAlive {
+    fn keep_alive(self, rec: &Linked<'_>) -> KeepAlive {
         match self {
-            Group::Process => KeepAlive::Process(rec.process.clone()),
-            Group::Parent => KeepAlive::Process(rec.parent.clone()),
-            Group::Files => KeepAlive::Files(rec.file.clone(), rec.new_file.clone()),
-            Group::Context => KeepAlive::Context(rec.container.clone(), rec.pod.clone()),
+            Group::Process => KeepAlive::Process(rec.process.cloned()),
+            Group::Parent => KeepAlive::Process(rec.parent.cloned()),
+            Group::Files => KeepAlive::Files(rec.file.cloned(), rec.new_file.cloned()),
+            Group::Context => KeepAlive::Context(rec.container.cloned(), rec.pod.cloned()),
         }
     }
 }
@@ -805,11 +810,11 @@ impl Plan {
     fn compile(
         prog: &Program,
         cols: &[Column],
-        flat: &FlatRecord,
+        flat: &Linked<'_>,
         ids: &mut u32,
         fmt: &mut Fmt,
     ) -> Plan {
-        let view = RecordView::new(flat);
+        let view = RecordView::of(flat);
         let kind = flat.record.kind();
         let mut steps: Vec<Step> = Vec::new();
         let mut groups: Vec<GroupPlan> = Vec::new();
@@ -869,7 +874,7 @@ impl Plan {
         style: Style,
         out: &mut Vec<u8>,
         rec: &RecordView<'_>,
-        flat: &FlatRecord,
+        flat: &Linked<'_>,
         cache: &mut SectionCache,
         fmt: &mut Fmt,
     ) {
@@ -885,8 +890,17 @@ impl Plan {
                 addr,
                 addr2,
             };
-            match cache.entries.get(&key) {
-                Some(&base) => bases[gi] = base,
+            // A process's sections are found by the flattener's dense slot when it has one.
+            let slot = match g.group {
+                Group::Process => flat.process_slot,
+                _ => None,
+            };
+            let hit = match slot {
+                Some((segment, slot)) => cache.by_slot(g.id, segment, slot),
+                None => cache.entries.get(&key).copied(),
+            };
+            match hit {
+                Some(base) => bases[gi] = base,
                 None => {
                     if cache.is_full() && !cleared {
                         // Starting over invalidates the groups found so far: find them again.
@@ -895,7 +909,15 @@ impl Plan {
                         gi = 0;
                         continue;
                     }
-                    bases[gi] = cache.render(key, g, style, rec, flat, fmt);
+                    let base = cache.render(g, style, rec, fmt);
+                    match slot {
+                        Some((segment, slot)) => cache.set_slot(g.id, segment, slot, base),
+                        None => {
+                            cache.entries.insert(key, base);
+                            cache.keep.push(g.group.keep_alive(flat));
+                        }
+                    }
+                    bases[gi] = base;
                 }
             }
             gi += 1;
@@ -941,6 +963,10 @@ struct SectionCache {
     segment: Option<Arc<Header>>,
     /// Bytes kept at most ([`SECTION_CACHE_BYTES`]; smaller in tests).
     limit: usize,
+    /// Where the process groups' sections are, by group id and the flattener's process slot (`u32::MAX`: not
+    /// rendered), for the flattener segment `slots_segment` (see [`Linked::process_slot`]).
+    slots: Vec<Vec<u32>>,
+    slots_segment: u64,
 }
 
 impl Default for SectionCache {
@@ -951,6 +977,8 @@ impl Default for SectionCache {
             keep: Vec::new(),
             segment: None,
             limit: SECTION_CACHE_BYTES,
+            slots: Vec::new(),
+            slots_segment: 0,
         }
     }
 }
@@ -958,14 +986,14 @@ impl Default for SectionCache {
 impl SectionCache {
     /// Forgets every section when `rec` starts a new segment (its entities are new objects).
     #[inline]
-    fn enter_segment(&mut self, rec: &FlatRecord) {
-        let same = match (&self.segment, &rec.header) {
+    fn enter_segment(&mut self, rec: &Linked<'_>) {
+        let same = match (&self.segment, rec.header) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         };
         if !same {
-            self.segment = rec.header.clone();
+            self.segment = rec.header.cloned();
             self.clear();
         }
     }
@@ -974,6 +1002,7 @@ impl SectionCache {
         self.entries.clear();
         self.arena.clear();
         self.keep.clear();
+        self.slots.iter_mut().for_each(Vec::clear);
     }
 
     fn is_full(&self) -> bool {
@@ -981,15 +1010,11 @@ impl SectionCache {
     }
 
     /// Renders the sections of `g` into the arena; returns where they start.
-    fn render(
-        &mut self,
-        key: SectionKey,
-        g: &GroupPlan,
-        style: Style,
-        rec: &RecordView<'_>,
-        flat: &FlatRecord,
-        fmt: &mut Fmt,
-    ) -> u32 {
+    fn render(&mut self, g: &GroupPlan, style: Style, rec: &RecordView<'_>, fmt: &mut Fmt) -> u32 {
+        // Offsets are `u32`: an arena that would pass 4 GiB (giant entities) starts over.
+        if u32::try_from(self.arena.len()).is_err() {
+            self.clear();
+        }
         let base = self.arena.len();
         let n = g.sections.len();
         self.arena.resize(base + 4 * n, 0);
@@ -1002,14 +1027,35 @@ impl SectionCache {
             let end = u32::try_from(self.arena.len() - data).unwrap_or(u32::MAX);
             self.arena[base + 4 * i..base + 4 * i + 4].copy_from_slice(&end.to_le_bytes());
         }
-        // Offsets are `u32`: an arena past 4 GiB (one giant entity) is not kept.
-        let Ok(start) = u32::try_from(base) else {
-            self.clear();
-            return self.render(key, g, style, rec, flat, fmt);
-        };
-        self.entries.insert(key, start);
-        self.keep.push(g.group.keep_alive(flat));
-        start
+        u32::try_from(base).unwrap_or(u32::MAX)
+    }
+
+    /// Where the sections of group `id` are for the process in `slot` of the flattener's `segment`.
+    #[inline]
+    fn by_slot(&mut self, id: u32, segment: u64, slot: u32) -> Option<u32> {
+        if segment != self.slots_segment {
+            self.slots.iter_mut().for_each(Vec::clear);
+            self.slots_segment = segment;
+            return None;
+        }
+        let base = *self.slots.get(id as usize)?.get(slot as usize)?;
+        (base != u32::MAX).then_some(base)
+    }
+
+    fn set_slot(&mut self, id: u32, segment: u64, slot: u32, base: u32) {
+        if segment != self.slots_segment {
+            self.slots.iter_mut().for_each(Vec::clear);
+            self.slots_segment = segment;
+        }
+        let (id, slot) = (id as usize, slot as usize);
+        if self.slots.len() <= id {
+            self.slots.resize_with(id + 1, Vec::new);
+        }
+        let v = &mut self.slots[id];
+        if v.len() <= slot {
+            v.resize(slot + 1, u32::MAX);
+        }
+        v[slot] = base;
     }
 
     /// Section `i` of the `n` sections of the group rendered at `base`.
@@ -1087,7 +1133,7 @@ struct Plans {
 
 impl Plans {
     /// Appends the row of `flat`, compiling the plan of its kind and layout if needed.
-    fn run(&mut self, prog: &Program, cols: &[Column], out: &mut Vec<u8>, flat: &FlatRecord) {
+    fn run(&mut self, prog: &Program, cols: &[Column], out: &mut Vec<u8>, flat: &Linked<'_>) {
         let kind = flat.record.kind();
         let fits = |p: &Plan| p.kind == kind && p.layout == flat.layout;
         let i = match self.plans.get(self.last) {
@@ -1103,7 +1149,7 @@ impl Plans {
         };
         self.last = i;
         self.sections.enter_segment(flat);
-        let view = RecordView::new(flat);
+        let view = RecordView::of(flat);
         self.plans[i].run(
             prog.style,
             out,
@@ -1241,7 +1287,7 @@ mod tests {
             p.plans.sections.limit = limit;
             for (i, rec) in recs.iter().enumerate() {
                 let mut row = Vec::new();
-                p.plans.run(&p.program, &p.columns, &mut row, rec);
+                p.plans.run(&p.program, &p.columns, &mut row, &rec.linked());
                 let plain = plain_row(&p.program, &p.columns, rec);
                 assert_eq!(
                     String::from_utf8_lossy(&row),
@@ -1249,6 +1295,48 @@ mod tests {
                     "{what}: record {i}, {mode:?}, cache limit {limit}"
                 );
             }
+        }
+    }
+
+    /// Prints the first `n` records of `path` read as owned records and read linked by reference (whose process
+    /// sections are cached by the flattener's process slots), in every mode, and compares.
+    fn check_linked_reading_prints_the_same(path: &std::path::Path, n: usize) {
+        for (mode, limit) in [
+            (OutputMode::Json, SECTION_CACHE_BYTES),
+            (OutputMode::Flatjson, SECTION_CACHE_BYTES),
+            (OutputMode::Csv, SECTION_CACHE_BYTES),
+            (OutputMode::Str, SECTION_CACHE_BYTES),
+            (OutputMode::Json, 1),
+        ] {
+            let printer = || {
+                let mut p = Printer::new(PrintOptions::new(mode), Vec::new())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                p.plans.sections.limit = limit;
+                p
+            };
+            let open = || sysflow_format::FlatReader::open(path).unwrap_or_else(|e| panic!("{e}"));
+            let mut owned = printer();
+            for rec in open().take(n).flatten() {
+                owned.write(&rec).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let mut linked = printer();
+            let mut reader = open();
+            let mut printed = 0;
+            while let Some(Ok(rec)) = reader.next_linked() {
+                if printed == n {
+                    break;
+                }
+                assert!(rec.process.is_none() || rec.process_slot.is_some());
+                linked.write_linked(&rec).unwrap_or_else(|e| panic!("{e}"));
+                printed += 1;
+            }
+            let (a, b) = (owned.finish(), linked.finish());
+            assert_eq!(
+                String::from_utf8_lossy(&a.unwrap_or_default()),
+                String::from_utf8_lossy(&b.unwrap_or_default()),
+                "{}: {mode:?}, cache limit {limit}",
+                path.display()
+            );
         }
     }
 
@@ -1273,6 +1361,7 @@ mod tests {
                 let recs: Vec<FlatRecord> = r.take(20_000).filter_map(|r| r.ok()).collect();
                 seen += recs.len();
                 check_plans_against_plain_rows(&recs, &p.display().to_string());
+                check_linked_reading_prints_the_same(&p, recs.len());
             }
         }
         eprintln!("{seen} records compared");

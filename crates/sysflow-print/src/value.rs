@@ -5,8 +5,8 @@
 
 use sysflow_format::flags::{op_flags_str, time::write_iso8601_py, write_ipv4};
 use sysflow_format::{
-    Container, File, FlatRecord, Header, Layout, OptionalField, Pod, Process, Record, RecordKind,
-    Service,
+    Container, File, FlatRecord, Header, Layout, Linked, OptionalField, Pod, Process, Record,
+    RecordKind, Service,
 };
 
 use crate::fields::Field;
@@ -177,17 +177,23 @@ impl<'a> RecordView<'a> {
     /// Resolves the entities of `rec`.
     #[inline]
     pub fn new(rec: &'a FlatRecord) -> Self {
+        Self::of(&rec.linked())
+    }
+
+    /// Resolves the entities of a record linked by reference.
+    #[inline]
+    pub fn of(rec: &Linked<'a>) -> Self {
         RecordView {
             layout: rec.layout,
-            r: &rec.record,
+            r: rec.record,
             kind: rec.record.kind(),
-            proc: rec.process.as_deref(),
-            pproc: rec.parent.as_deref(),
-            cont: rec.container.as_deref(),
-            pod: rec.pod.as_deref(),
-            header: rec.header.as_deref(),
-            file: rec.file.as_deref(),
-            new_file: rec.new_file.as_deref(),
+            proc: rec.process.map(|a| &**a),
+            pproc: rec.parent.map(|a| &**a),
+            cont: rec.container.map(|a| &**a),
+            pod: rec.pod.map(|a| &**a),
+            header: rec.header.map(|a| &**a),
+            file: rec.file.map(|a| &**a),
+            new_file: rec.new_file.map(|a| &**a),
         }
     }
 
