@@ -627,12 +627,15 @@ enum Source {
     Header,
     /// The file and the second file of a file flow or event.
     File,
+    /// The process, or the file when there is no process (`state`).
+    State,
 }
 
 impl Source {
     fn of(field: Option<Field>, kind: RecordKind) -> Option<Source> {
         use Field as F;
         Some(match field? {
+            F::State => Source::State,
             F::FilePath | F::FileNewPath | F::FileType => Source::File,
             F::Res if matches!(kind, RecordKind::FileFlow | RecordKind::FileEvent) => Source::File,
             F::ProcPid
@@ -715,7 +718,7 @@ fn kind_constant(field: Option<Field>, kind: RecordKind) -> bool {
 /// segment and entity set, and found with one lookup per row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Group {
-    /// The process.
+    /// The process (and, for records without one, the file: `state` comes from it then).
     Process,
     /// The parent process (its own group: many processes share it).
     Parent,
@@ -731,7 +734,7 @@ const GROUPS: usize = 4;
 impl Source {
     fn group(self) -> Group {
         match self {
-            Source::Process => Group::Process,
+            Source::Process | Source::State => Group::Process,
             Source::Parent => Group::Parent,
             Source::File => Group::Files,
             Source::Container | Source::Pod | Source::Header => Group::Context,
@@ -746,7 +749,10 @@ impl Group {
             a.map_or(0, |a| Arc::as_ptr(a) as usize)
         }
         match self {
-            Group::Process => (addr(rec.process), 0),
+            Group::Process => match rec.process {
+                Some(p) => (addr(Some(p)), 0),
+                None => (0, addr(rec.file)),
+            },
             Group::Parent => (addr(rec.parent), 0),
             Group::Files => (addr(rec.file), addr(rec.new_file)),
             Group::Context => (addr(rec.container), addr(rec.pod)),
@@ -757,8 +763,8 @@ impl Group {
     /// addresses cannot be reused meanwhile.
     fn keep_alive(self, rec: &Linked<'_>) -> KeepAlive {
         match self {
-            Group::Process => KeepAlive::Process(rec.process.cloned()),
-            Group::Parent => KeepAlive::Process(rec.parent.cloned()),
+            Group::Process => KeepAlive::Process(rec.process.cloned(), rec.file.cloned()),
+            Group::Parent => KeepAlive::Process(rec.parent.cloned(), None),
             Group::Files => KeepAlive::Files(rec.file.cloned(), rec.new_file.cloned()),
             Group::Context => KeepAlive::Context(rec.container.cloned(), rec.pod.cloned()),
         }
@@ -769,7 +775,7 @@ impl Group {
 #[allow(dead_code)]
 #[derive(Debug)]
 enum KeepAlive {
-    Process(Option<Arc<Process>>),
+    Process(Option<Arc<Process>>, Option<Arc<File>>),
     Files(Option<Arc<File>>, Option<Arc<File>>),
     Context(Option<Arc<Container>>, Option<Arc<Pod>>),
 }
