@@ -52,6 +52,6 @@ pub use codec::Codec;
 pub use error::{Error, ErrorKind, Result};
 pub use flatten::{FlatRecord, Flattener, Linked};
 pub use layout::{Layout, OptionalField};
-pub use reader::{FlatReader, ReaderOptions, TraceReader};
+pub use reader::{FlatReader, ReadAhead, ReaderOptions, TraceReader};
 pub use records::*;
 pub use writer::{TraceWriter, WriterOptions};

@@ -541,19 +541,142 @@ impl<R: Read> Iterator for TraceReader<R> {
     }
 }
 
+/// Records decoded per batch by a [`ReadAhead`] thread.
+const AHEAD_BATCH: usize = 512;
+
+/// Batches decoded ahead and not yet taken, at most.
+const AHEAD_BATCHES: usize = 4;
+
+/// A [`TraceReader`] running on a thread of its own: blocks are read, decompressed and decoded there, in batches of
+/// records, while the caller works on the previous batch. Yields exactly what the trace reader yields, in order
+/// (errors included); the thread stops when the trace ends or the `ReadAhead` is dropped.
+pub struct ReadAhead {
+    batches: std::sync::mpsc::Receiver<Vec<Option<Result<Record>>>>,
+    /// Emptied batches, returned to the thread for reuse.
+    spent: std::sync::mpsc::SyncSender<Vec<Option<Result<Record>>>>,
+    batch: Vec<Option<Result<Record>>>,
+    pos: usize,
+    layout: Layout,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ReadAhead {
+    /// Starts reading `reader` on a new thread; gives the reader back if no thread can be started.
+    pub fn new<R: Read + Send + 'static>(
+        reader: TraceReader<R>,
+    ) -> std::result::Result<ReadAhead, Box<TraceReader<R>>> {
+        let layout = reader.layout();
+        let (tx, batches) = std::sync::mpsc::sync_channel(AHEAD_BATCHES);
+        let (spent, returned) =
+            std::sync::mpsc::sync_channel::<Vec<Option<Result<Record>>>>(AHEAD_BATCHES + 2);
+        // The reader is handed over once the thread runs, so that it stays ours if the thread cannot start.
+        let (give, take) = std::sync::mpsc::sync_channel::<TraceReader<R>>(1);
+        let spawned = std::thread::Builder::new()
+            .name("sysflow-read".into())
+            .spawn(move || {
+                let Ok(reader) = take.recv() else {
+                    return;
+                };
+                let mut batch = Vec::with_capacity(AHEAD_BATCH);
+                for rec in reader {
+                    batch.push(Some(rec));
+                    if batch.len() == AHEAD_BATCH {
+                        let next = returned
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(AHEAD_BATCH));
+                        if tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+            });
+        let Ok(thread) = spawned else {
+            return Err(Box::new(reader));
+        };
+        if let Err(std::sync::mpsc::SendError(reader)) = give.send(reader) {
+            return Err(Box::new(reader));
+        }
+        Ok(ReadAhead {
+            batches,
+            spent,
+            batch: Vec::new(),
+            pos: 0,
+            layout,
+            thread: Some(thread),
+        })
+    }
+
+    /// Which optional fields the writer schema has.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+}
+
+impl Iterator for ReadAhead {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        loop {
+            if let Some(slot) = self.batch.get_mut(self.pos) {
+                self.pos += 1;
+                if let Some(rec) = slot.take() {
+                    return Some(rec);
+                }
+                continue;
+            }
+            match self.batches.recv() {
+                Ok(next) => {
+                    let mut spent = std::mem::replace(&mut self.batch, next);
+                    self.pos = 0;
+                    spent.clear();
+                    let _ = self.spent.try_send(spent);
+                }
+                Err(_) => {
+                    // The thread is done: it ended with the trace, or it died, which must not pass for the end.
+                    let thread = self.thread.take()?;
+                    return match thread.join() {
+                        Ok(()) => None,
+                        Err(_) => Some(Err(Error::new(ErrorKind::Io(io::Error::other(
+                            "the read-ahead thread stopped unexpectedly",
+                        ))))),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Where a [`FlatReader`] gets its records. (One per reader: the variants' sizes do not matter.)
+#[allow(clippy::large_enum_variant)]
+enum Records<R> {
+    Here(TraceReader<R>),
+    Ahead(ReadAhead),
+}
+
+impl<R: Read> Records<R> {
+    #[inline]
+    fn next(&mut self) -> Option<Result<Record>> {
+        match self {
+            Records::Here(r) => r.next(),
+            Records::Ahead(r) => r.next(),
+        }
+    }
+}
+
 /// Reads the records of a trace and links events and flows to their entities (see [`crate::flatten`]).
 pub struct FlatReader<R> {
-    inner: TraceReader<R>,
+    records: Records<R>,
+    layout: Layout,
     flattener: crate::flatten::Flattener,
 }
 
 impl FlatReader<BufReader<fs::File>> {
     /// Opens a trace file, returning only events and flows.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Ok(FlatReader {
-            inner: TraceReader::open(path)?,
-            flattener: crate::flatten::Flattener::new(),
-        })
+        Ok(FlatReader::new(TraceReader::open(path)?))
     }
 }
 
@@ -561,7 +684,8 @@ impl<R: Read> FlatReader<R> {
     /// Wraps a trace reader, returning only events and flows.
     pub fn new(inner: TraceReader<R>) -> Self {
         FlatReader {
-            inner,
+            layout: inner.layout(),
+            records: Records::Here(inner),
             flattener: crate::flatten::Flattener::new(),
         }
     }
@@ -569,14 +693,42 @@ impl<R: Read> FlatReader<R> {
     /// Wraps a trace reader, returning entities too.
     pub fn with_entities(inner: TraceReader<R>) -> Self {
         FlatReader {
-            inner,
+            layout: inner.layout(),
+            records: Records::Here(inner),
             flattener: crate::flatten::Flattener::with_entities(),
         }
     }
 
-    /// The underlying trace reader.
-    pub fn trace_reader(&self) -> &TraceReader<R> {
-        &self.inner
+    /// The underlying trace reader (`None` once it reads ahead on its own thread).
+    pub fn trace_reader(&self) -> Option<&TraceReader<R>> {
+        match &self.records {
+            Records::Here(r) => Some(r),
+            Records::Ahead(_) => None,
+        }
+    }
+}
+
+impl<R: Read + Send + 'static> FlatReader<R> {
+    /// Decodes the trace on a thread of its own from now on (see [`ReadAhead`]); the caller links and uses the
+    /// records meanwhile. If no thread can be started, the reader goes on reading on the caller's thread.
+    pub fn read_ahead(self) -> Self {
+        let FlatReader {
+            records,
+            layout,
+            flattener,
+        } = self;
+        let records = match records {
+            Records::Here(r) => match ReadAhead::new(r) {
+                Ok(ahead) => Records::Ahead(ahead),
+                Err(r) => Records::Here(*r),
+            },
+            ahead => ahead,
+        };
+        FlatReader {
+            records,
+            layout,
+            flattener,
+        }
     }
 }
 
@@ -586,9 +738,9 @@ impl<R: Read> FlatReader<R> {
     ///
     /// [`Linked`]: crate::flatten::Linked
     pub fn next_linked(&mut self) -> Option<Result<crate::flatten::Linked<'_>>> {
-        let layout = self.inner.layout();
+        let layout = self.layout;
         loop {
-            match self.inner.next()? {
+            match self.records.next()? {
                 Ok(rec) => {
                     if self.flattener.accept(rec, layout) {
                         return self.flattener.current().map(Ok);
@@ -604,9 +756,9 @@ impl<R: Read> Iterator for FlatReader<R> {
     type Item = Result<crate::flatten::FlatRecord>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let layout = self.inner.layout();
+        let layout = self.layout;
         loop {
-            match self.inner.next()? {
+            match self.records.next()? {
                 Ok(rec) => {
                     if let Some(flat) = self.flattener.push(rec, layout) {
                         return Some(Ok(flat));

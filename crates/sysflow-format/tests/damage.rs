@@ -230,3 +230,62 @@ fn decompression_bombs_are_refused() {
     let e = r.next().unwrap().unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::Decompress(_)), "{e}");
 }
+
+#[test]
+fn reading_ahead_yields_what_reading_here_yields() {
+    // Many batches' worth of records, a damaged sync marker mid-file (resynchronisation) and a truncated end.
+    let (recs, mut bytes) = sample(1500, Codec::DeflateDefault, 4000);
+    let head_end = TraceReader::new(&bytes[..]).unwrap().stats().bytes as usize;
+    let sync = bytes[head_end - 16..head_end].to_vec();
+    let fourth = bytes[head_end..]
+        .windows(16)
+        .enumerate()
+        .filter(|(_, w)| *w == sync)
+        .nth(3)
+        .unwrap()
+        .0
+        + head_end;
+    bytes[fourth] ^= 0xff;
+    bytes.truncate(bytes.len() - 100);
+    let show = |r: Result<Record>| match r {
+        Ok(r) => format!("{r:?}"),
+        Err(e) => format!("error: {e}"),
+    };
+    let open = || {
+        TraceReader::new(std::io::Cursor::new(bytes.clone()))
+            .unwrap()
+            .with_path("damaged.sf")
+    };
+    let here: Vec<String> = open().map(show).collect();
+    let Ok(ahead) = ReadAhead::new(open()) else {
+        panic!("no thread")
+    };
+    let ahead: Vec<String> = ahead.map(show).collect();
+    assert_eq!(here.iter().filter(|s| s.starts_with("error")).count(), 2);
+    assert!(here.len() > recs.len() / 2, "{}", here.len());
+    assert_eq!(here, ahead);
+    // Linked records too, by value and by reference.
+    let linked = |r: FlatRecord| format!("{:?} {:?}", r.record, r.process.as_ref().map(|p| &p.exe));
+    let flat_here: Vec<String> = FlatReader::new(open())
+        .map(|r| r.map(linked).unwrap_or_else(|e| e.to_string()))
+        .collect();
+    let flat_ahead: Vec<String> = FlatReader::new(open())
+        .read_ahead()
+        .map(|r| r.map(linked).unwrap_or_else(|e| e.to_string()))
+        .collect();
+    assert_eq!(flat_here, flat_ahead);
+    let mut by_ref = Vec::new();
+    let mut reader = FlatReader::new(open()).read_ahead();
+    while let Some(r) = reader.next_linked() {
+        by_ref.push(
+            r.map(|l| linked(l.to_flat()))
+                .unwrap_or_else(|e| e.to_string()),
+        );
+    }
+    assert_eq!(flat_here, by_ref);
+    // Stopping early leaves the thread to end on its own.
+    let Ok(mut ahead) = ReadAhead::new(open()) else {
+        panic!("no thread")
+    };
+    assert!(ahead.next().is_some_and(|r| r.is_ok()));
+}

@@ -24,7 +24,7 @@ use sysflow_format::{FlatReader, TraceReader};
 use sysflow_sfql::Query;
 
 use crate::fields::list_text;
-use crate::parallel::{cpus, print_with_threads, thread_count, RecordSink};
+use crate::parallel::{cpus, print_with_threads, requested_threads, RecordSink};
 
 /// Local inputs smaller than this (compressed bytes, all paths together) are printed on one thread by default:
 /// starting and feeding workers costs more than they save on a few thousand rows (measured on the shared traces).
@@ -113,8 +113,8 @@ pub struct SysprintArgs {
     /// print version information
     #[arg(short = 'v', long = "version")]
     pub version: bool,
-    /// formatting threads (not a reference flag; default: $SYSPRINT_THREADS, else one per CPU for inputs of 8 MiB or
-    /// more, one below; 1 prints on one thread)
+    /// threads (not a reference flag; default: $SYSPRINT_THREADS, else one per CPU): 2 or more decode local traces
+    /// on a thread of their own, 3 or more also format on N-2 worker threads; 1 does everything on one thread
     #[arg(long = "threads", value_name = "N", hide = true)]
     pub threads: Option<usize>,
 }
@@ -247,13 +247,12 @@ pub fn run_with(args: &SysprintArgs, env: &mut RunEnv<'_>) -> Result<RunStatus> 
         term_cols: env.term_cols,
     };
     let mut status = RunStatus::default();
-    let threads = thread_count(args.threads, || {
-        if s3.is_none() && local_input_bytes(&args.paths) < PARALLEL_MIN_BYTES {
-            1
-        } else {
-            cpus()
-        }
-    });
+    let (read_ahead, workers) = plan_threads(
+        requested_threads(args.threads),
+        s3.is_some(),
+        args.output == OutputMode::Str,
+        || local_input_bytes(&args.paths),
+    );
     match (&args.file, to_file) {
         (Some(path), true) => {
             let f = fs::File::create(path)
@@ -264,8 +263,8 @@ pub fn run_with(args: &SysprintArgs, env: &mut RunEnv<'_>) -> Result<RunStatus> 
                 status: &mut status,
             };
             let out = io::BufWriter::with_capacity(1 << 16, f);
-            print_with_threads(opts, out, threads, |sink| {
-                print_paths(args, s3.as_ref(), sink, &mut ctx)
+            print_with_threads(opts, out, workers, |sink| {
+                print_paths(args, s3.as_ref(), read_ahead, sink, &mut ctx)
             })
             .with_context(|| format!("cannot write {}", path.display()))?;
         }
@@ -275,8 +274,8 @@ pub fn run_with(args: &SysprintArgs, env: &mut RunEnv<'_>) -> Result<RunStatus> 
                 stderr: env.stderr,
                 status: &mut status,
             };
-            match print_with_threads(opts, &mut *env.stdout, threads, |sink| {
-                print_paths(args, s3.as_ref(), sink, &mut ctx)
+            match print_with_threads(opts, &mut *env.stdout, workers, |sink| {
+                print_paths(args, s3.as_ref(), read_ahead, sink, &mut ctx)
             }) {
                 Ok(_) => {}
                 Err(e)
@@ -311,6 +310,7 @@ impl Ctx<'_> {
 fn print_paths(
     args: &SysprintArgs,
     s3: Option<&S3Config>,
+    read_ahead: bool,
     printer: &mut dyn RecordSink,
     ctx: &mut Ctx<'_>,
 ) -> io::Result<()> {
@@ -328,6 +328,7 @@ fn print_paths(
         };
         for trace in traces {
             match FlatReader::open(&trace) {
+                Ok(r) if read_ahead => print_trace(r.read_ahead(), printer, ctx)?,
                 Ok(r) => print_trace(r, printer, ctx)?,
                 Err(e) => ctx.report(e),
             }
@@ -345,6 +346,34 @@ fn local_input_bytes(paths: &[PathBuf]) -> u64 {
         .filter_map(|t| fs::metadata(t).ok())
         .map(|m| m.len())
         .sum()
+}
+
+/// How `sysprint` uses its threads: whether local traces are decoded on a thread of their own, and how many
+/// formatting workers run besides (none: the calling thread formats).
+///
+/// An explicit number N of threads: N >= 2 decodes on a thread of its own, N >= 3 adds N-2 formatting workers
+/// (the calling thread links records and hands them over). The default, one thread per CPU: the decoding thread
+/// whenever there are two CPUs or more; formatting workers only for inputs of 8 MiB or more (below, starting them
+/// costs more than they bring): N-2 of them, or one per CPU in text mode, whose formatting is the heaviest. S3
+/// input is read on the calling thread, with all other threads formatting.
+fn plan_threads(
+    requested: Option<usize>,
+    s3: bool,
+    text: bool,
+    input_bytes: impl FnOnce() -> u64,
+) -> (bool, usize) {
+    let n = requested.unwrap_or_else(cpus);
+    if s3 {
+        return (false, n - 1);
+    }
+    let workers = match requested {
+        Some(_) if n >= 3 => n - 2,
+        Some(_) => 0,
+        None if n < 2 || input_bytes() < PARALLEL_MIN_BYTES => 0,
+        None if text => n,
+        None => n.saturating_sub(2),
+    };
+    (n >= 2, workers)
 }
 
 /// Prints every object of an S3 bucket (or `bucket/prefix`), streamed, in key order like the reference's listing.

@@ -224,17 +224,16 @@ fn worker(mut p: Printer<Vec<u8>>, jobs: Arc<Mutex<Receiver<Job>>>, done: Sender
     }
 }
 
-/// The number of formatting threads to use: `requested`, else the `SYSPRINT_THREADS` environment variable, else
-/// `default()`. 1 means printing on the calling thread alone.
-pub fn thread_count(requested: Option<usize>, default: impl FnOnce() -> usize) -> usize {
+/// The number of threads to use: `requested`, else the `SYSPRINT_THREADS` environment variable, else `None` (the
+/// caller's default). At least 1.
+pub fn requested_threads(requested: Option<usize>) -> Option<usize> {
     requested
         .or_else(|| {
             std::env::var("SYSPRINT_THREADS")
                 .ok()
                 .and_then(|v| v.trim().parse().ok())
         })
-        .unwrap_or_else(default)
-        .max(1)
+        .map(|n: usize| n.max(1))
 }
 
 /// The number of CPUs this process may use.
@@ -242,18 +241,19 @@ pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Prints what `feed` puts into the sink with `threads` formatting threads (see the module documentation), then
-/// finishes the output like [`Printer::finish`]. With `threads <= 1`, prints on the calling thread.
-pub fn print_with_threads<W, F>(opts: PrintOptions, out: W, threads: usize, feed: F) -> Result<W>
+/// Prints what `feed` puts into the sink with `workers` formatting threads (see the module documentation), then
+/// finishes the output like [`Printer::finish`]. With no workers, prints on the calling thread.
+pub fn print_with_threads<W, F>(opts: PrintOptions, out: W, workers: usize, feed: F) -> Result<W>
 where
     W: Write,
     F: FnOnce(&mut dyn RecordSink) -> io::Result<()>,
 {
     let mut main = Printer::new(opts.clone(), out)?;
-    if threads <= 1 {
+    if workers == 0 {
         feed(&mut main)?;
         return Ok(main.finish()?);
     }
+    let threads = workers;
     let mut workers = Vec::with_capacity(threads);
     for _ in 0..threads {
         let mut p = Printer::new(opts.clone(), Vec::new())?;
