@@ -302,25 +302,17 @@ impl Flattener {
     }
 
     fn link_process(&mut self, oid: &Oid, out: &mut FlatRecord) {
+        self.resolve(oid);
         let Some(entry) = self.processes.get(oid) else {
             return;
         };
-        let links = match &entry.links {
-            Some(l) if l.generation == self.generation => l.clone(),
-            _ => {
-                let proc = entry.process.clone();
-                let links = self.resolve_links(&proc);
-                if let Some(e) = self.processes.get_mut(oid) {
-                    e.links = Some(links.clone());
-                }
-                links
-            }
-        };
-        out.process = self.processes.get(oid).map(|e| e.process.clone());
-        out.parent = links.parent;
-        out.ancestors = links.ancestors;
-        out.container = links.container;
-        out.pod = links.pod;
+        out.process = Some(entry.process.clone());
+        if let Some(l) = &entry.links {
+            out.parent = l.parent.clone();
+            out.ancestors = l.ancestors.clone();
+            out.container = l.container.clone();
+            out.pod = l.pod.clone();
+        }
     }
 
     /// Resolves the parent, further ancestors, container and pod of `proc`.

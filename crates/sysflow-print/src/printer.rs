@@ -885,7 +885,7 @@ impl Plan {
         fmt: &mut Fmt,
     ) {
         // Where each group's sections are in the cache, rendering them on a miss.
-        let mut bases = [0u32; GROUPS];
+        let mut bases = [0usize; GROUPS];
         let mut cleared = false;
         let mut gi = 0;
         while gi < self.groups.len() {
@@ -958,20 +958,20 @@ struct SectionKey {
 
 /// Rendered entity sections of the current segment: each group of sections is rendered once per segment and set
 /// of entities (the flattener's own caches last as long). The bytes live in one arena: per group, the end offsets
-/// of its sections (`u32` each), then the sections' bytes.
+/// of its sections (`u64` each, relative to the group's first section), then the sections' bytes.
 #[derive(Debug)]
 struct SectionCache {
     /// Where each group's sections start in `arena`.
-    entries: FxHashMap<SectionKey, u32>,
+    entries: FxHashMap<SectionKey, usize>,
     arena: Vec<u8>,
     keep: Vec<KeepAlive>,
     /// The header of the segment the entries belong to (kept, so that its address identifies the segment).
     segment: Option<Arc<Header>>,
     /// Bytes kept at most ([`SECTION_CACHE_BYTES`]; smaller in tests).
     limit: usize,
-    /// Where the process groups' sections are, by group id and the flattener's process slot (`u32::MAX`: not
+    /// Where the process groups' sections are, by group id and the flattener's process slot (`usize::MAX`: not
     /// rendered), for the flattener segment `slots_segment` (see [`Linked::process_slot`]).
-    slots: Vec<Vec<u32>>,
+    slots: Vec<Vec<usize>>,
     slots_segment: u64,
 }
 
@@ -1016,39 +1016,42 @@ impl SectionCache {
     }
 
     /// Renders the sections of `g` into the arena; returns where they start.
-    fn render(&mut self, g: &GroupPlan, style: Style, rec: &RecordView<'_>, fmt: &mut Fmt) -> u32 {
-        // Offsets are `u32`: an arena that would pass 4 GiB (giant entities) starts over.
-        if u32::try_from(self.arena.len()).is_err() {
-            self.clear();
-        }
+    fn render(
+        &mut self,
+        g: &GroupPlan,
+        style: Style,
+        rec: &RecordView<'_>,
+        fmt: &mut Fmt,
+    ) -> usize {
         let base = self.arena.len();
         let n = g.sections.len();
-        self.arena.resize(base + 4 * n, 0);
+        self.arena.resize(base + OFFSET * n, 0);
         let data = self.arena.len();
         for (i, items) in g.sections.iter().enumerate() {
             for (lit, field) in items {
                 self.arena.extend_from_slice(lit);
                 fmt.value(style, &mut self.arena, &rec.get(*field));
             }
-            let end = u32::try_from(self.arena.len() - data).unwrap_or(u32::MAX);
-            self.arena[base + 4 * i..base + 4 * i + 4].copy_from_slice(&end.to_le_bytes());
+            let end = (self.arena.len() - data) as u64;
+            self.arena[base + OFFSET * i..base + OFFSET * (i + 1)]
+                .copy_from_slice(&end.to_le_bytes());
         }
-        u32::try_from(base).unwrap_or(u32::MAX)
+        base
     }
 
     /// Where the sections of group `id` are for the process in `slot` of the flattener's `segment`.
     #[inline]
-    fn by_slot(&mut self, id: u32, segment: u64, slot: u32) -> Option<u32> {
+    fn by_slot(&mut self, id: u32, segment: u64, slot: u32) -> Option<usize> {
         if segment != self.slots_segment {
             self.slots.iter_mut().for_each(Vec::clear);
             self.slots_segment = segment;
             return None;
         }
         let base = *self.slots.get(id as usize)?.get(slot as usize)?;
-        (base != u32::MAX).then_some(base)
+        (base != usize::MAX).then_some(base)
     }
 
-    fn set_slot(&mut self, id: u32, segment: u64, slot: u32, base: u32) {
+    fn set_slot(&mut self, id: u32, segment: u64, slot: u32, base: usize) {
         if segment != self.slots_segment {
             self.slots.iter_mut().for_each(Vec::clear);
             self.slots_segment = segment;
@@ -1059,29 +1062,31 @@ impl SectionCache {
         }
         let v = &mut self.slots[id];
         if v.len() <= slot {
-            v.resize(slot + 1, u32::MAX);
+            v.resize(slot + 1, usize::MAX);
         }
         v[slot] = base;
     }
 
     /// Section `i` of the `n` sections of the group rendered at `base`.
     #[inline]
-    fn section(&self, base: u32, n: usize, i: usize) -> &[u8] {
-        let base = base as usize;
+    fn section(&self, base: usize, n: usize, i: usize) -> &[u8] {
         let end_of = |j: usize| {
-            let mut b = [0u8; 4];
-            if let Some(s) = self.arena.get(base + 4 * j..base + 4 * j + 4) {
+            let mut b = [0u8; OFFSET];
+            if let Some(s) = self.arena.get(base + OFFSET * j..base + OFFSET * (j + 1)) {
                 b.copy_from_slice(s);
             }
-            u32::from_le_bytes(b) as usize
+            u64::from_le_bytes(b) as usize
         };
         let start = if i == 0 { 0 } else { end_of(i - 1) };
-        let data = base + 4 * n;
+        let data = base + OFFSET * n;
         self.arena
             .get(data + start..data + end_of(i))
             .unwrap_or_default()
     }
 }
+
+/// Bytes of each section's end offset stored before a group's sections in the arena.
+const OFFSET: usize = 8;
 
 impl Program {
     fn compile(style: Style, nodes: &[Node]) -> Program {

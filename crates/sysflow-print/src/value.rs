@@ -836,6 +836,17 @@ pub mod fast {
         }
 
         #[test]
+        fn put_appends_slices_of_every_length() {
+            let src: Vec<u8> = (0..40u8).map(|b| b'a' + b % 26).collect();
+            for n in 0..=src.len() {
+                let mut out = b"head".to_vec();
+                put(&mut out, &src[..n]);
+                assert_eq!(&out[..4], b"head");
+                assert_eq!(&out[4..], &src[..n], "length {n}");
+            }
+        }
+
+        #[test]
         fn ints_render_like_display() {
             let mut x: u64 = 1;
             let mut v = vec![
