@@ -840,7 +840,7 @@ pub mod fast {
             let src: Vec<u8> = (0..40u8).map(|b| b'a' + b % 26).collect();
             for n in 0..=src.len() {
                 let mut out = b"head".to_vec();
-                put(&mut out, &src[..n]);
+                super::put(&mut out, &src[..n]);
                 assert_eq!(&out[..4], b"head");
                 assert_eq!(&out[4..], &src[..n], "length {n}");
             }
