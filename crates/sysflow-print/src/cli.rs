@@ -427,7 +427,7 @@ fn print_bucket(
 
 /// Prints the records of one trace; read errors are reported and the reader goes on after them.
 fn print_trace<R: Read>(
-    reader: FlatReader<R>,
+    mut reader: FlatReader<R>,
     printer: &mut dyn RecordSink,
     ctx: &mut Ctx<'_>,
 ) -> io::Result<()> {
@@ -437,27 +437,14 @@ fn print_trace<R: Read>(
         q.reset();
     }
     printer.begin_trace()?;
-    if ctx.filter.is_none() {
-        // Without a filter, records are printed as they are linked, by reference.
-        let mut reader = reader;
-        while let Some(rec) = reader.next_linked() {
-            match rec {
-                Ok(rec) => {
-                    printer.write_linked(&rec)?;
-                    ctx.status.records += 1;
-                }
-                Err(e) => ctx.report(e),
-            }
-        }
-        return printer.end_trace();
-    }
-    for rec in reader {
+    // Records are linked by reference (no reference counts touched); parallel sinks copy what they keep.
+    while let Some(rec) = reader.next_linked() {
         match rec {
             Ok(rec) => {
-                if ctx.filter.as_mut().is_some_and(|q| !q.matches(&rec)) {
+                if ctx.filter.as_mut().is_some_and(|q| !q.matches_linked(&rec)) {
                     continue;
                 }
-                printer.write_record(rec)?;
+                printer.write_linked(&rec)?;
                 ctx.status.records += 1;
             }
             Err(e) => ctx.report(e),

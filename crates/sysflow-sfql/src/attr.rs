@@ -1,11 +1,11 @@
-//! The attributes of the reference `SfqlMapper` and how each one is read from a [`FlatRecord`].
+//! The attributes of the reference `SfqlMapper` and how each one is read from a linked record ([`Linked`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use sysflow_format::flags::{op_flag_names, open, open_flag_names};
-use sysflow_format::{FlatRecord, Oid, OptionalField, Process, Record};
+use sysflow_format::{Linked, Oid, OptionalField, Process, Record};
 
 use crate::value::Value;
 
@@ -131,21 +131,21 @@ pub(crate) struct ProcessTree {
 
 impl ProcessTree {
     /// Records the record's process → parent link (the reference does this on every attribute lookup).
-    pub(crate) fn observe(&mut self, rec: &FlatRecord) {
-        if let Some(p) = &rec.process {
+    pub(crate) fn observe(&mut self, rec: &Linked<'_>) {
+        if let Some(p) = rec.process {
             match self.parents.get_mut(&p.oid) {
                 Some(slot) => {
-                    let same = match (&*slot, &rec.parent) {
+                    let same = match (&*slot, rec.parent) {
                         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                         (None, None) => true,
                         _ => false,
                     };
                     if !same {
-                        *slot = rec.parent.clone();
+                        *slot = rec.parent.cloned();
                     }
                 }
                 None => {
-                    self.parents.insert(p.oid, rec.parent.clone());
+                    self.parents.insert(p.oid, rec.parent.cloned());
                 }
             }
         }
@@ -234,7 +234,7 @@ fn name_of(path: &str) -> Value<'_> {
     }
 }
 
-fn proc_attr<'a>(p: Option<&'a Process>, rec: &FlatRecord, a: Attr) -> Value<'a> {
+fn proc_attr<'a>(p: Option<&'a Process>, rec: &Linked<'a>, a: Attr) -> Value<'a> {
     let Some(p) = p else { return Value::None };
     let has = |f| rec.layout.has(f);
     match a {
@@ -262,8 +262,8 @@ fn proc_attr<'a>(p: Option<&'a Process>, rec: &FlatRecord, a: Attr) -> Value<'a>
 
 /// The value of attribute `a` on `rec`, the way the reference mapper computes it (with the documented fixes: a
 /// field the record type or the writer schema lacks reads as `None` instead of raising).
-pub(crate) fn get<'a>(a: Attr, rec: &'a FlatRecord, tree: &ProcessTree) -> Value<'a> {
-    let r = &rec.record;
+pub(crate) fn get<'a>(a: Attr, rec: &Linked<'a>, tree: &ProcessTree) -> Value<'a> {
+    let r = rec.record;
     match a {
         Attr::Type => Value::Str(rec.kind().code()),
         Attr::OpFlags => match r {
@@ -301,7 +301,7 @@ pub(crate) fn get<'a>(a: Attr, rec: &'a FlatRecord, tree: &ProcessTree) -> Value
             _ => Value::None,
         },
         Attr::ProcAname | Attr::ProcApid => {
-            let Some(p) = rec.process.as_deref() else {
+            let Some(p) = rec.process.map(|p| &**p) else {
                 return Value::None;
             };
             let chain = tree.ancestry(p);
@@ -331,7 +331,7 @@ pub(crate) fn get<'a>(a: Attr, rec: &'a FlatRecord, tree: &ProcessTree) -> Value
         | Attr::ProcTty
         | Attr::ProcEntry
         | Attr::ProcEnv
-        | Attr::ProcCmdline => proc_attr(rec.process.as_deref(), rec, a),
+        | Attr::ProcCmdline => proc_attr(rec.process.map(|p| &**p), rec, a),
         Attr::PprocPid
         | Attr::PprocName
         | Attr::PprocCwd
@@ -345,26 +345,26 @@ pub(crate) fn get<'a>(a: Attr, rec: &'a FlatRecord, tree: &ProcessTree) -> Value
         | Attr::PprocTty
         | Attr::PprocEntry
         | Attr::PprocEnv
-        | Attr::PprocCmdline => proc_attr(rec.parent.as_deref(), rec, a),
+        | Attr::PprocCmdline => proc_attr(rec.parent.map(|p| &**p), rec, a),
         Attr::FileName => rec
             .file
-            .as_deref()
+            .map(|f| &**f)
             .map_or(Value::None, |f| name_of(&f.path)),
         Attr::FilePath => rec
             .file
-            .as_deref()
+            .map(|f| &**f)
             .map_or(Value::None, |f| Value::Str(&f.path)),
         Attr::FileNewPath => rec
             .new_file
-            .as_deref()
+            .map(|f| &**f)
             .map_or(Value::None, |f| Value::Str(&f.path)),
         Attr::FileDirectory => rec
             .file
-            .as_deref()
+            .map(|f| &**f)
             .map_or(Value::None, |f| Value::Str(dirname(&f.path))),
         Attr::FileType => rec
             .file
-            .as_deref()
+            .map(|f| &**f)
             .and_then(|f| u32::try_from(f.restype).ok())
             .and_then(char::from_u32)
             .map_or(Value::None, Value::Char),
@@ -440,7 +440,7 @@ pub(crate) fn get<'a>(a: Attr, rec: &'a FlatRecord, tree: &ProcessTree) -> Value
         | Attr::ContainerImage
         | Attr::ContainerType
         | Attr::ContainerPrivileged => {
-            let Some(c) = rec.container.as_deref() else {
+            let Some(c) = rec.container.map(|c| &**c) else {
                 return Value::None;
             };
             match a {
@@ -466,7 +466,7 @@ pub(crate) fn get<'a>(a: Attr, rec: &'a FlatRecord, tree: &ProcessTree) -> Value
             })
         }
         Attr::NodeId | Attr::NodeIp | Attr::Schema | Attr::Filename => {
-            let Some(h) = rec.header.as_deref() else {
+            let Some(h) = rec.header.map(|h| &**h) else {
                 return Value::None;
             };
             match a {
@@ -486,7 +486,7 @@ pub(crate) fn get<'a>(a: Attr, rec: &'a FlatRecord, tree: &ProcessTree) -> Value
         | Attr::PodInternalIp
         | Attr::PodNs
         | Attr::PodRstrtcnt => {
-            let Some(p) = rec.pod.as_deref() else {
+            let Some(p) = rec.pod.map(|p| &**p) else {
                 return Value::None;
             };
             match a {

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use sysflow_format::FlatRecord;
+use sysflow_format::Linked;
 
 use crate::attr::ProcessTree;
 use crate::compile::{Node, Operand, OrdOp, StrOp};
@@ -32,7 +32,7 @@ fn icontains(piece: &str, needle_lower: &str) -> bool {
 
 impl Node {
     /// Evaluates the tree on `rec`.
-    pub(crate) fn eval(&self, rec: &FlatRecord, tree: &ProcessTree) -> bool {
+    pub(crate) fn eval(&self, rec: &Linked<'_>, tree: &ProcessTree) -> bool {
         match self {
             Node::Or(v) => v.iter().any(|n| n.eval(rec, tree)),
             Node::And(v) => v.iter().all(|n| n.eval(rec, tree)),
@@ -83,7 +83,7 @@ impl Node {
 }
 
 #[inline]
-fn value<'a>(op: &'a Operand, rec: &'a FlatRecord, tree: &ProcessTree) -> Value<'a> {
+fn value<'a>(op: &'a Operand, rec: &Linked<'a>, tree: &ProcessTree) -> Value<'a> {
     match op {
         Operand::Attr(a) => crate::attr::get(*a, rec, tree),
         Operand::Lit(s, _) => Value::Str(s),

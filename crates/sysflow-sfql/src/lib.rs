@@ -31,7 +31,7 @@ mod value;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use sysflow_format::FlatRecord;
+use sysflow_format::{FlatRecord, Linked};
 
 pub use compile::Definitions;
 pub use error::{ErrorKind, SfqlError};
@@ -112,6 +112,12 @@ impl Query {
     /// (see [`ProcessTree`]).
     #[inline]
     pub fn matches(&mut self, rec: &FlatRecord) -> bool {
+        self.matches_linked(&rec.linked())
+    }
+
+    /// [`matches`](Query::matches) for a record linked by reference (`FlatReader::next_linked`).
+    #[inline]
+    pub fn matches_linked(&mut self, rec: &Linked<'_>) -> bool {
         if self.program.uses_tree {
             self.tree.0.observe(rec);
         }
@@ -120,10 +126,11 @@ impl Query {
 
     /// Like [`matches`](Query::matches), with a caller-owned process tree.
     pub fn evaluate(&self, rec: &FlatRecord, tree: &mut ProcessTree) -> bool {
+        let rec = rec.linked();
         if self.program.uses_tree {
-            tree.0.observe(rec);
+            tree.0.observe(&rec);
         }
-        self.program.root.eval(rec, &tree.0)
+        self.program.root.eval(&rec, &tree.0)
     }
 
     /// Whether the query reads `proc.aname` or `proc.apid` (and so depends on the records seen before).
@@ -245,6 +252,7 @@ impl RuleSet {
 
     /// Evaluates every rule on `rec`; `None` when no rule matches.
     pub fn enrich(&mut self, rec: &FlatRecord) -> Option<Enrichment> {
+        let rec = &rec.linked();
         if self.uses_tree {
             self.tree.0.observe(rec);
         }
