@@ -103,13 +103,13 @@ pub struct StatsArgs {
     pub flatten: bool,
 }
 
-/// Runs the binary with `args` (argv[0] first), choosing the tool from argv[0].
+/// Runs the binary with `args` (`argv[0]` first), choosing the tool from `argv[0]`.
 pub fn main_from(args: Vec<OsString>) -> ExitCode {
     let tool = args.first().map(Tool::from_argv0).unwrap_or(Tool::Sysflow);
     main_as(tool, args)
 }
 
-/// Runs the binary as `tool` with `args` (argv[0] first).
+/// Runs the binary as `tool` with `args` (`argv[0]` first).
 pub fn main_as(tool: Tool, args: Vec<OsString>) -> ExitCode {
     let result = match tool {
         Tool::Sysprint => sysflow_print::SysprintArgs::try_parse_from(&args)

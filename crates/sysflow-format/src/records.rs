@@ -274,7 +274,7 @@ pub struct ProcessEvent {
     pub ts: i64,
     /// Thread id.
     pub tid: i64,
-    /// Operation ([`crate::flags::OpFlags`] bit).
+    /// Operation ([`crate::flags::op`] bit).
     pub op_flags: i32,
     /// Arguments.
     pub args: Vec<String>,
@@ -291,7 +291,7 @@ pub struct NetworkFlow {
     pub ts: i64,
     /// Thread id.
     pub tid: i64,
-    /// Operations seen ([`crate::flags::OpFlags`]).
+    /// Operations seen ([`crate::flags::op`]).
     pub op_flags: i32,
     /// End timestamp (ns).
     pub end_ts: i64,
@@ -326,9 +326,9 @@ pub struct FileFlow {
     pub ts: i64,
     /// Thread id.
     pub tid: i64,
-    /// Operations seen ([`crate::flags::OpFlags`]).
+    /// Operations seen ([`crate::flags::op`]).
     pub op_flags: i32,
-    /// Open flags (sysdig PPM encoding, [`crate::flags::OpenFlags`]).
+    /// Open flags (sysdig PPM encoding, [`crate::flags::open`]).
     pub open_flags: i32,
     /// End timestamp (ns).
     pub end_ts: i64,
@@ -355,7 +355,7 @@ pub struct FileEvent {
     pub ts: i64,
     /// Thread id.
     pub tid: i64,
-    /// Operation ([`crate::flags::OpFlags`] bit).
+    /// Operation ([`crate::flags::op`] bit).
     pub op_flags: i32,
     /// File id.
     pub file_oid: Foid,
@@ -374,7 +374,7 @@ pub struct NetworkEvent {
     pub ts: i64,
     /// Thread id.
     pub tid: i64,
-    /// Operation ([`crate::flags::OpFlags`] bits).
+    /// Operation ([`crate::flags::op`] bits).
     pub op_flags: i32,
     /// Source IPv4 address.
     pub sip: i32,

@@ -2,7 +2,7 @@
 //! worker threads, which format them with a [`Printer`] each; the calling thread writes the formatted batches in
 //! their order. The output is byte for byte that of one [`Printer`]:
 //!
-//! * every worker starts a batch in the state one printer would have there ([`Printer::resume`]): records printed
+//! * every worker starts a batch in the state one printer would have there (`Printer::resume`): records printed
 //!   so far (the CSV header, the JSON array's separators) and, in text mode, the row index in the trace;
 //! * text-mode batches end exactly where one printer prints a table (after row 1000, 2000, ... of a trace, and at
 //!   the end of a trace), so that no table is split between workers;
