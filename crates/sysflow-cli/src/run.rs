@@ -129,7 +129,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     sysflow_processor::driver::install_signal_handlers(&stop)?;
     let (tx, rx) = bounded::<InputBatch>(64);
-    let engine_stop = Arc::clone(&stop);
+    // The pipeline ends when the collector is done and has dropped its sink (the channel disconnects), not when
+    // the collector is asked to stop: the collector's last records (open flows flushed at shutdown) come after that.
+    let engine_stop = Arc::new(AtomicBool::new(false));
+    let engine_done = Arc::clone(&engine_stop);
     let engine = std::thread::Builder::new()
         .name("sf-pipeline".into())
         .spawn(move || pipeline.run(Driver::Channel(ChannelDriver { rx }), engine_stop))?;
@@ -174,6 +177,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let summary = sysflow_collector::run_live(opts, sink, &stop, None);
     // The collector is done (its sink, and so the channel, is dropped): the pipeline drains and ends.
     stop.store(true, Ordering::Relaxed);
+    engine_done.store(true, Ordering::Relaxed);
     let report = engine
         .join()
         .map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))??;
