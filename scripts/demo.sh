@@ -17,6 +17,7 @@ fi
 cargo build --release -q -p sysflow-cli
 bin=target/release
 if [ "$(id -u)" = 0 ] && [ -e /sys/kernel/btf/vmlinux ]; then
+  rm -rf "$out/traces"   # this run's traces only
   echo "==> sysflow run for ${duration}s (alerts below; traces in $out/traces)" >&2
   ( sleep 3
     for _ in 1 2 3; do cat /etc/shadow >/dev/null; sh -c 'echo demo > /etc/sysflow-demo; rm -f /etc/sysflow-demo'; sleep 1; done
