@@ -5,8 +5,9 @@ Usage: benchmarks/sysprint_bench.py [--ref-venv DIR] [--records N] [--quick] [--
 
 Runs, on the same files in one run:
   * ours: decode only (`sysflow stats`), flattened (`sysflow stats --flatten`), and `sysprint -o json|flatjson|csv|str`
-    (best of 3 wall-clock runs, or of as many as fill a second, up to 20; output to /dev/null or a temp file), each
-    mode with the default threads and with `SYSPRINT_THREADS=1` (stage `<mode> 1T`: everything on one core);
+    (the `sysprint` binary; best of 3 wall-clock runs, or of as many as fill a second, up to 20; output to /dev/null
+    or a temp file), each mode with the default threads and with `SYSPRINT_THREADS=1` (stage `<mode> 1T`:
+    everything on one core);
   * the reference: `SFReader` iteration, `FlattenedSFReader` iteration (library level, start-up excluded), and its
     `sysprint` in every mode (one run each; start-up included, as users see it).
 Inputs: the largest shared traces (when ../shared is present) and generated traces (`sysflow generate`, seed 1):
@@ -49,6 +50,7 @@ def count_records(sysflow, trace):
 
 
 def ours(sysflow, trace, runs):
+    sysprint = os.path.join(os.path.dirname(sysflow), "sysprint")
     res = {}
     recs, rows = count_records(sysflow, trace), count_rows(sysflow, trace)
     devnull = open(os.devnull, "w")
@@ -58,10 +60,10 @@ def ours(sysflow, trace, runs):
         for m in MODES:
             for stage, env in [(m, os.environ), (f"{m} 1T", dict(os.environ, SYSPRINT_THREADS="1"))]:
                 if m == "csv":
-                    f = lambda env=env: run([sysflow, "print", "-o", "csv", "-w", os.path.join(d, "o.csv"), trace],
+                    f = lambda env=env: run([sysprint, "-o", "csv", "-w", os.path.join(d, "o.csv"), trace],
                                             stdout=devnull, env=env)
                 else:
-                    f = lambda m=m, env=env: run([sysflow, "print", "-o", m, trace], stdout=devnull,
+                    f = lambda m=m, env=env: run([sysprint, "-o", m, trace], stdout=devnull,
                                                  stdin=subprocess.DEVNULL, env=env)
                 res[stage] = rows / best_of(runs, f)
     return recs, rows, res
@@ -103,7 +105,7 @@ def main():
     runs = 1 if a.quick else 3
     n = 500_000 if a.quick else a.records
     if not a.no_build:
-        run(["cargo", "build", "--release", "-q", "-p", "sysflow-cli", "--bin", "sysflow"], cwd=ROOT)
+        run(["cargo", "build", "--release", "-q", "-p", "sysflow-cli", "--bin", "sysflow", "--bin", "sysprint"], cwd=ROOT)
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
     sysflow = os.path.join(target, "release", "sysflow")
     work = os.path.join(ROOT, "benchmarks", "work")

@@ -112,9 +112,7 @@ pub fn main_from(args: Vec<OsString>) -> ExitCode {
 /// Runs the binary as `tool` with `args` (`argv[0]` first).
 pub fn main_as(tool: Tool, args: Vec<OsString>) -> ExitCode {
     let result = match tool {
-        Tool::Sysprint => sysflow_print::SysprintArgs::try_parse_from(&args)
-            .map_err(exit_clap)
-            .and_then(|a| print(&a)),
+        Tool::Sysprint => return sysflow_print::main_with(args),
         Tool::Sysporter => SysporterCli::try_parse_from(&args)
             .map_err(exit_clap)
             .and_then(|c| collect(c.args)),
@@ -133,28 +131,12 @@ pub fn main_as(tool: Tool, args: Vec<OsString>) -> ExitCode {
             .map_err(exit_clap)
             .and_then(|cli| dispatch(cli.command)),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::SUCCESS;
-            }
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    sysflow_print::exit_status(result)
 }
 
 /// Prints clap's message (help, version or a usage error) and exits with its status.
 fn exit_clap(e: clap::Error) -> anyhow::Error {
     e.exit()
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }
 
 fn dispatch(cmd: Command) -> Result<ExitCode> {

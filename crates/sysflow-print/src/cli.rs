@@ -177,6 +177,36 @@ pub fn terminal_columns() -> usize {
     80
 }
 
+/// The `sysprint` program: parses `args` (`argv[0]` first; help, version and usage errors exit through clap),
+/// prints, and returns the exit status (see [`exit_status`]). The `sysprint` binary is this alone, so that it
+/// starts without loading what the other tools need.
+pub fn main_with(args: Vec<std::ffi::OsString>) -> std::process::ExitCode {
+    let args = match SysprintArgs::try_parse_from(&args) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    exit_status(run(&args).map(|s| std::process::ExitCode::from(s.exit_code())))
+}
+
+/// The exit status of a tool's outcome, as every `sysflow` tool reports it: an error is printed on stderr (`error:`
+/// and its chain of causes) with status 2, except a closed output pipe (`... | head`), which ends the run quietly.
+pub fn exit_status(result: Result<std::process::ExitCode>) -> std::process::ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let closed_pipe = e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            });
+            if closed_pipe {
+                return std::process::ExitCode::SUCCESS;
+            }
+            let _ = writeln!(io::stderr(), "error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// Runs `sysprint` with the process's stdout, stderr and terminal.
 pub fn run(args: &SysprintArgs) -> Result<RunStatus> {
     let stdout = io::stdout();

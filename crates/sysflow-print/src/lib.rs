@@ -37,7 +37,7 @@ pub mod render;
 pub mod table;
 pub mod value;
 
-pub use cli::{run, run_with, Input, RunStatus, SysprintArgs};
+pub use cli::{exit_status, main_with, run, run_with, Input, RunStatus, SysprintArgs};
 pub use fields::Field;
 pub use printer::{OutputMode, PrintOptions, Printer};
 pub use value::{field_value, RecordView, Value};

@@ -1,4 +1,5 @@
-//! `sysprint`: the reference's trace printer, flag for flag (same as `sysflow print`).
+//! `sysprint`: the reference's trace printer, flag for flag (same as `sysflow print`). Only the printer is linked in,
+//! so that it starts fast.
 fn main() -> std::process::ExitCode {
-    sysflow_cli::main_as(sysflow_cli::Tool::Sysprint, std::env::args_os().collect())
+    sysflow_print::main_with(std::env::args_os().collect())
 }
