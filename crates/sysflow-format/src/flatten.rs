@@ -445,15 +445,21 @@ impl Flattener {
                 out.pod = l.pod.as_ref();
             }
         }
-        match record {
-            Record::FileFlow(ff) => out.file = self.files.get(&ff.file_oid),
-            Record::FileEvent(fe) => {
-                out.file = self.files.get(&fe.file_oid);
-                out.new_file = fe.new_file_oid.and_then(|n| self.files.get(&n));
-            }
-            _ => {}
-        }
+        (out.file, out.new_file) = self.files_of(record);
         Some(out)
+    }
+
+    /// The file and the second file an event or flow refers to.
+    #[allow(clippy::type_complexity)]
+    fn files_of(&self, record: &Record) -> (Option<&Arc<File>>, Option<&Arc<File>>) {
+        match record {
+            Record::FileFlow(ff) => (self.files.get(&ff.file_oid), None),
+            Record::FileEvent(fe) => (
+                self.files.get(&fe.file_oid),
+                fe.new_file_oid.and_then(|n| self.files.get(&n)),
+            ),
+            _ => (None, None),
+        }
     }
 
     /// Makes sure the links of process `oid` are resolved for the current generation.
@@ -564,29 +570,22 @@ impl Flattener {
                 out.pod = Some(p);
                 Some(out)
             }
-            Record::K8sEvent(_) => Some(self.empty(record, layout)),
-            Record::FileFlow(ref ff) => {
-                let (oid, foid) = (ff.proc_oid, ff.file_oid);
-                let mut out = self.empty(record, layout);
-                self.link_process(&oid, &mut out);
-                out.file = self.files.get(&foid).cloned();
-                Some(out)
-            }
-            Record::FileEvent(ref fe) => {
-                let (oid, foid, new) = (fe.proc_oid, fe.file_oid, fe.new_file_oid);
-                let mut out = self.empty(record, layout);
-                self.link_process(&oid, &mut out);
-                out.file = self.files.get(&foid).cloned();
-                out.new_file = new.and_then(|n| self.files.get(&n).cloned());
-                Some(out)
-            }
-            Record::ProcessEvent(_)
+            Record::K8sEvent(_)
+            | Record::FileFlow(_)
+            | Record::FileEvent(_)
+            | Record::ProcessEvent(_)
             | Record::NetworkFlow(_)
             | Record::NetworkEvent(_)
             | Record::ProcessFlow(_) => {
-                let oid = record.proc_oid().unwrap_or_default();
+                let (file, new_file) = self.files_of(&record);
+                let (file, new_file) = (file.cloned(), new_file.cloned());
+                let oid = record.proc_oid();
                 let mut out = self.empty(record, layout);
-                self.link_process(&oid, &mut out);
+                if let Some(oid) = oid {
+                    self.link_process(&oid, &mut out);
+                }
+                out.file = file;
+                out.new_file = new_file;
                 Some(out)
             }
         }

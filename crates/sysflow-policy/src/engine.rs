@@ -311,6 +311,21 @@ struct KindPlan {
     groups: Vec<Box<[u64]>>,
 }
 
+impl KindPlan {
+    /// Every condition of the plan: filters, rule conditions and rule group conditions.
+    fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.filters
+            .iter()
+            .map(|(_, e)| e)
+            .chain(self.rules.iter().map(|r| &r.cond))
+            .chain(
+                self.rules
+                    .iter()
+                    .filter_map(|r| r.group.as_ref().map(|g| &g.1)),
+            )
+    }
+}
+
 /// A rule in a [`KindPlan`]: its specialised condition is `gate and ops and group and cond`.
 ///
 /// The gate is a process fact, cached per process context together with the set of rules whose gates hold ("live"
@@ -653,17 +668,7 @@ impl PolicyEngine {
             .max()
             .unwrap_or(0);
         let slots = crate::optimize::slot_map(
-            plans.iter().flat_map(|p| {
-                p.filters
-                    .iter()
-                    .map(|(_, e)| e)
-                    .chain(p.rules.iter().map(|r| &r.cond))
-                    .chain(
-                        p.rules
-                            .iter()
-                            .filter_map(|r| r.group.as_ref().map(|g| &g.1)),
-                    )
-            }),
+            plans.iter().flat_map(KindPlan::exprs),
             facts.process.iter().chain(&facts.file),
         );
         Ok(PolicyEngine {
@@ -703,18 +708,7 @@ impl PolicyEngine {
             .iter()
             .zip(&self.plans)
             .map(|(k, p)| {
-                let n = p
-                    .filters
-                    .iter()
-                    .map(|(_, e)| e)
-                    .chain(p.rules.iter().map(|r| &r.cond))
-                    .chain(
-                        p.rules
-                            .iter()
-                            .filter_map(|r| r.group.as_ref().map(|g| &g.1)),
-                    )
-                    .map(nodes)
-                    .sum::<usize>()
+                let n = p.exprs().map(nodes).sum::<usize>()
                     + p.rules.iter().filter(|r| r.gate.is_some()).count();
                 (*k, p.filters.len(), p.rules.len(), n)
             })

@@ -25,18 +25,7 @@ pub(crate) fn dummy(kind: RecordKind) -> Option<FlatRecord> {
         RecordKind::K8sEvent => Record::K8sEvent(K8sEvent::default()),
         _ => return None,
     };
-    Some(FlatRecord {
-        record,
-        header: None,
-        pod: None,
-        container: None,
-        parent: None,
-        process: None,
-        file: None,
-        new_file: None,
-        ancestors: Default::default(),
-        layout: Layout::V5,
-    })
+    Some(FlatRecord::new(record, Layout::V5))
 }
 
 /// Whether `f` has the same value on every record of `kind` (given how [`Field::value`] reads the slots).

@@ -331,22 +331,18 @@ fn json_path_on_k8s_message() {
     let Some(p) = common::policies() else { return };
     let e = PolicyEngine::load(&[p.join("runtimeintegrity/path.yaml")], &cfg(Compat::Fixed))
         .expect("compiles");
-    let ke = |ns: &str| sysflow_format::FlatRecord {
-        record: Record::K8sEvent(K8sEvent {
-            kind: K8sComponent::Pods,
-            action: K8sAction::Added,
-            ts: 1,
-            message: format!("{{\"items\":[{{\"namespace\":\"{ns}\"}}]}}\n\0"),
-        }),
-        header: Some(common::header()),
-        pod: None,
-        container: None,
-        parent: None,
-        process: None,
-        file: None,
-        new_file: None,
-        ancestors: Default::default(),
-        layout: sysflow_format::Layout::V5,
+    let ke = |ns: &str| {
+        let mut rec = sysflow_format::FlatRecord::new(
+            Record::K8sEvent(K8sEvent {
+                kind: K8sComponent::Pods,
+                action: K8sAction::Added,
+                ts: 1,
+                message: format!("{{\"items\":[{{\"namespace\":\"{ns}\"}}]}}\n\0"),
+            }),
+            sysflow_format::Layout::V5,
+        );
+        rec.header = Some(common::header());
+        rec
     };
     let v = e.evaluate(&ke("robot-shop"));
     assert_eq!(v.rules.len(), 1);
