@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
 """Side-by-side throughput of our sysprint/format library and the reference Python tools (sysflow-tools 0.6.1).
 
-Usage: benchmarks/sysprint_bench.py [--ref-venv DIR] [--records N] [--quick] [--no-build]
+Usage: benchmarks/sysprint_bench.py [--ref-venv DIR] [--records N] [--quick] [--no-build] [--ref-big-modes M,...]
 
 Runs, on the same files in one run:
   * ours: decode only (`sysflow stats`), flattened (`sysflow stats --flatten`), and `sysprint -o json|flatjson|csv|str`
-    (the `sysprint` binary; best of 3 wall-clock runs, or of as many as fill a second, up to 20; output to /dev/null
-    or a temp file), each mode with the default threads and with `SYSPRINT_THREADS=1` (stage `<mode> 1T`:
-    everything on one core);
+    (the `sysprint` binary; best of 3 wall-clock runs, or of as many as fill a second, up to 20; output to
+    /dev/null, CSV with `-w /dev/null` on both sides: the printers, not the file system, are measured), each mode
+    with the default threads and with `SYSPRINT_THREADS=1` (stage `<mode> 1T`: everything on one core);
   * the reference: `SFReader` iteration, `FlattenedSFReader` iteration (library level, start-up excluded), and its
     `sysprint` in every mode (one run each; start-up included, as users see it).
 Inputs: the largest shared traces (when ../shared is present) and generated traces (`sysflow generate`, seed 1):
-a 200,000-record trace that both sides read, and N records (default 5,000,000) for ours, compared with the
-reference's rate on the 200,000-record trace (its JSON mode would need hours on 5M records). Writes benchmarks/runs/<date>/raw.csv and prints a Markdown table.
+a 200,000-record trace that both sides read, and N records (default 5,000,000). On the N-record trace the reference
+runs the modes of --ref-big-modes (default: its fast flat modes, flatjson and csv, ~5 minutes each); the other
+stages compare with its rate on the 200,000-record trace (its JSON mode would need ~20 minutes, its library-level
+reading ~2 minutes per pass). Writes benchmarks/runs/<date>/raw.csv and prints a Markdown table.
 """
-import argparse, csv, datetime, os, platform, subprocess, sys, tempfile, time
+import argparse, csv, datetime, os, platform, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
@@ -56,16 +58,15 @@ def ours(sysflow, trace, runs):
     devnull = open(os.devnull, "w")
     res["decode"] = recs / best_of(runs, lambda: run([sysflow, "stats", trace], stdout=devnull))
     res["flatten"] = rows / best_of(runs, lambda: run([sysflow, "stats", "--flatten", trace], stdout=devnull))
-    with tempfile.TemporaryDirectory() as d:
-        for m in MODES:
-            for stage, env in [(m, os.environ), (f"{m} 1T", dict(os.environ, SYSPRINT_THREADS="1"))]:
-                if m == "csv":
-                    f = lambda env=env: run([sysprint, "-o", "csv", "-w", os.path.join(d, "o.csv"), trace],
-                                            stdout=devnull, env=env)
-                else:
-                    f = lambda m=m, env=env: run([sysprint, "-o", m, trace], stdout=devnull,
-                                                 stdin=subprocess.DEVNULL, env=env)
-                res[stage] = rows / best_of(runs, f)
+    for m in MODES:
+        for stage, env in [(m, os.environ), (f"{m} 1T", dict(os.environ, SYSPRINT_THREADS="1"))]:
+            if m == "csv":
+                f = lambda env=env: run([sysprint, "-o", "csv", "-w", os.devnull, trace],
+                                        stdout=devnull, env=env)
+            else:
+                f = lambda m=m, env=env: run([sysprint, "-o", m, trace], stdout=devnull,
+                                             stdin=subprocess.DEVNULL, env=env)
+            res[stage] = rows / best_of(runs, f)
     return recs, rows, res
 
 
@@ -79,19 +80,19 @@ print(n / d1, m / d2)
 """
 
 
-def reference(venv, trace, rows):
+def reference(venv, trace, rows, modes=MODES, library=True):
     py, sp = os.path.join(venv, "bin", "python"), os.path.join(venv, "bin", "sysprint")
     res = {}
-    out = subprocess.run([py, "-c", REF_LIB, trace], check=True, capture_output=True, text=True).stdout.split()
-    res["decode"], res["flatten"] = float(out[0]), float(out[1])
+    if library:
+        out = subprocess.run([py, "-c", REF_LIB, trace], check=True, capture_output=True, text=True).stdout.split()
+        res["decode"], res["flatten"] = float(out[0]), float(out[1])
     devnull = open(os.devnull, "w")
     env = dict(os.environ, TZ="UTC")
-    with tempfile.TemporaryDirectory() as d:
-        for m in MODES:
-            cmd = [sp, "-o", m] + (["-w", os.path.join(d, "o.csv")] if m == "csv" else []) + [trace]
-            t = time.perf_counter()
-            subprocess.run(cmd, stdout=devnull, stderr=devnull, stdin=subprocess.DEVNULL, env=env, check=True)
-            res[m] = rows / (time.perf_counter() - t)
+    for m in modes:
+        cmd = [sp, "-o", m] + (["-w", os.devnull] if m == "csv" else []) + [trace]
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=devnull, stderr=devnull, stdin=subprocess.DEVNULL, env=env, check=True)
+        res[m] = rows / (time.perf_counter() - t)
     return res
 
 
@@ -101,6 +102,8 @@ def main():
     ap.add_argument("--records", type=int, default=5_000_000)
     ap.add_argument("--quick", action="store_true", help="1 run each, 500k generated records")
     ap.add_argument("--no-build", action="store_true", help="use the release binary as it is")
+    ap.add_argument("--ref-big-modes", default="flatjson,csv",
+                    help="modes the reference runs on the N-record trace itself (comma-separated; '' for none)")
     a = ap.parse_args()
     runs = 1 if a.quick else 3
     n = 500_000 if a.quick else a.records
@@ -123,7 +126,9 @@ def main():
         else:
             print(f"note: {p} not found (../shared absent); skipping", file=sys.stderr)
     traces.append(("generated, 200,000 records (the same file on both sides)", small, small))
-    traces.append((f"generated ({n:,} records; reference on the 200,000-record trace)", big, small))
+    big_modes = [m for m in a.ref_big_modes.split(",") if m]
+    traces.append((f"generated ({n:,} records; reference: {', '.join(big_modes) or 'no mode'} on the same file, "
+                   "the rest on the 200,000-record trace)", big, small))
     have_ref = os.path.exists(os.path.join(a.ref_venv, "bin", "sysprint"))
     if not have_ref:
         print(f"note: reference not found in {a.ref_venv}; run scripts/test.sh once to install it", file=sys.stderr)
@@ -140,7 +145,9 @@ def main():
         if have_ref:
             if ref_path not in ref_cache:
                 ref_cache[ref_path] = reference(a.ref_venv, ref_path, count_rows(sysflow, ref_path))
-            ref = ref_cache[ref_path]
+            ref = dict(ref_cache[ref_path])
+            if ours_path != ref_path and big_modes:
+                ref.update(reference(a.ref_venv, ours_path, rows, big_modes, library=False))
         for stage in ["decode", "flatten"] + [s for m in MODES for s in (m, f"{m} 1T")]:
             r = ref.get(stage.split(" ")[0] if stage.endswith(" 1T") else stage)
             sp = f"{mine[stage] / r:,.0f}×" if r else "–"

@@ -301,18 +301,25 @@ impl Flattener {
         }
     }
 
-    fn link_process(&mut self, oid: &Oid, out: &mut FlatRecord) {
-        self.resolve(oid);
-        let Some(entry) = self.processes.get(oid) else {
-            return;
-        };
+    /// Links `out` to process `oid` and its entities; returns the process's slot (see [`Linked::process_slot`]).
+    /// Links still valid (the common case) cost one lookup.
+    fn link_process(&mut self, oid: &Oid, out: &mut FlatRecord) -> Option<(u64, u32)> {
+        let generation = self.generation;
+        let fresh = |e: &ProcEntry| e.links.as_ref().is_some_and(|l| l.generation == generation);
+        if !fresh(self.processes.get(oid)?) {
+            self.resolve(oid);
+        }
+        let entry = self.processes.get(oid)?;
         out.process = Some(entry.process.clone());
         if let Some(l) = &entry.links {
             out.parent = l.parent.clone();
-            out.ancestors = l.ancestors.clone();
+            if !l.ancestors.is_empty() {
+                out.ancestors = l.ancestors.clone();
+            }
             out.container = l.container.clone();
             out.pod = l.pod.clone();
         }
+        entry.slot.map(|s| (self.segment, s))
     }
 
     /// Resolves the parent, further ancestors, container and pod of `proc`.
@@ -464,7 +471,9 @@ impl Flattener {
 
     /// Makes sure the links of process `oid` are resolved for the current generation.
     fn resolve(&mut self, oid: &Oid) {
-        self.no_ancestors();
+        if self.no_ancestors.is_none() {
+            self.no_ancestors = Some(Arc::from(Vec::new()));
+        }
         let Some(entry) = self.processes.get(oid) else {
             return;
         };
@@ -503,7 +512,16 @@ impl Flattener {
     /// Consumes one record in file order. Returns the linked record for events and flows, and for entities when the
     /// flattener was built [`with_entities`](Flattener::with_entities); `None` otherwise.
     pub fn push(&mut self, record: Record, layout: Layout) -> Option<FlatRecord> {
-        match record {
+        self.push_slotted(record, layout).map(|(flat, _)| flat)
+    }
+
+    /// [`push`](Flattener::push), also returning the slot of the record's process (see [`Linked::process_slot`]).
+    pub(crate) fn push_slotted(
+        &mut self,
+        record: Record,
+        layout: Layout,
+    ) -> Option<(FlatRecord, Option<(u64, u32)>)> {
+        let flat = match record {
             Record::Header(h) => {
                 self.reset();
                 let h = Arc::new(h);
@@ -581,14 +599,13 @@ impl Flattener {
                 let (file, new_file) = (file.cloned(), new_file.cloned());
                 let oid = record.proc_oid();
                 let mut out = self.empty(record, layout);
-                if let Some(oid) = oid {
-                    self.link_process(&oid, &mut out);
-                }
+                let slot = oid.and_then(|oid| self.link_process(&oid, &mut out));
                 out.file = file;
                 out.new_file = new_file;
-                Some(out)
+                return Some((out, slot));
             }
-        }
+        };
+        flat.map(|f| (f, None))
     }
 }
 

@@ -35,6 +35,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod ahead;
 pub mod codec;
 pub mod datum;
 pub mod decode;

@@ -10,9 +10,11 @@ use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::ahead::{Batches, Next};
 use crate::codec::Codec;
 use crate::decode::{Cursor, DatumDecoder};
 use crate::error::{Error, ErrorKind, Result};
+use crate::flatten::{FlatRecord, Flattener, Linked};
 use crate::layout::Layout;
 use crate::records::Record;
 
@@ -541,23 +543,12 @@ impl<R: Read> Iterator for TraceReader<R> {
     }
 }
 
-/// Records decoded per batch by a [`ReadAhead`] thread.
-const AHEAD_BATCH: usize = 512;
-
-/// Batches decoded ahead and not yet taken, at most.
-const AHEAD_BATCHES: usize = 4;
-
 /// A [`TraceReader`] running on a thread of its own: blocks are read, decompressed and decoded there, in batches of
 /// records, while the caller works on the previous batch. Yields exactly what the trace reader yields, in order
 /// (errors included); the thread stops when the trace ends or the `ReadAhead` is dropped.
 pub struct ReadAhead {
-    batches: std::sync::mpsc::Receiver<Vec<Option<Result<Record>>>>,
-    /// Emptied batches, returned to the thread for reuse.
-    spent: std::sync::mpsc::SyncSender<Vec<Option<Result<Record>>>>,
-    batch: Vec<Option<Result<Record>>>,
-    pos: usize,
+    batches: Batches<Result<Record>>,
     layout: Layout,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ReadAhead {
@@ -566,47 +557,10 @@ impl ReadAhead {
         reader: TraceReader<R>,
     ) -> std::result::Result<ReadAhead, Box<TraceReader<R>>> {
         let layout = reader.layout();
-        let (tx, batches) = std::sync::mpsc::sync_channel(AHEAD_BATCHES);
-        let (spent, returned) =
-            std::sync::mpsc::sync_channel::<Vec<Option<Result<Record>>>>(AHEAD_BATCHES + 2);
-        // The reader is handed over once the thread runs, so that it stays ours if the thread cannot start.
-        let (give, take) = std::sync::mpsc::sync_channel::<TraceReader<R>>(1);
-        let spawned = std::thread::Builder::new()
-            .name("sysflow-read".into())
-            .spawn(move || {
-                let Ok(reader) = take.recv() else {
-                    return;
-                };
-                let mut batch = Vec::with_capacity(AHEAD_BATCH);
-                for rec in reader {
-                    batch.push(Some(rec));
-                    if batch.len() == AHEAD_BATCH {
-                        let next = returned
-                            .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity(AHEAD_BATCH));
-                        if tx.send(std::mem::replace(&mut batch, next)).is_err() {
-                            return;
-                        }
-                    }
-                }
-                if !batch.is_empty() {
-                    let _ = tx.send(batch);
-                }
-            });
-        let Ok(thread) = spawned else {
-            return Err(Box::new(reader));
-        };
-        if let Err(std::sync::mpsc::SendError(reader)) = give.send(reader) {
-            return Err(Box::new(reader));
+        match Batches::spawn("sysflow-read", reader, |r| r) {
+            Ok(batches) => Ok(ReadAhead { batches, layout }),
+            Err(reader) => Err(Box::new(reader)),
         }
-        Ok(ReadAhead {
-            batches,
-            spent,
-            batch: Vec::new(),
-            pos: 0,
-            layout,
-            thread: Some(thread),
-        })
     }
 
     /// Which optional fields the writer schema has.
@@ -615,35 +569,47 @@ impl ReadAhead {
     }
 }
 
+/// The error for items lost with a producing thread that died.
+fn thread_died() -> Error {
+    Error::new(ErrorKind::Io(io::Error::other(
+        "the read-ahead thread stopped unexpectedly",
+    )))
+}
+
 impl Iterator for ReadAhead {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Result<Record>> {
+        match self.batches.advance() {
+            Next::Item(slot) => slot.take(),
+            Next::End => None,
+            Next::Died => Some(Err(thread_died())),
+        }
+    }
+}
+
+/// A record linked on a read-ahead thread, with its process's slot (see [`Linked::process_slot`]).
+type Slotted = (FlatRecord, Option<(u64, u32)>);
+
+/// A trace reader and a flattener linking its records, as run on a read-ahead thread.
+struct Linking<R> {
+    records: TraceReader<R>,
+    flattener: Flattener,
+    layout: Layout,
+}
+
+impl<R: Read> Iterator for Linking<R> {
+    type Item = Result<Slotted>;
+
+    fn next(&mut self) -> Option<Result<Slotted>> {
         loop {
-            if let Some(slot) = self.batch.get_mut(self.pos) {
-                self.pos += 1;
-                if let Some(rec) = slot.take() {
-                    return Some(rec);
+            match self.records.next()? {
+                Ok(rec) => {
+                    if let Some(linked) = self.flattener.push_slotted(rec, self.layout) {
+                        return Some(Ok(linked));
+                    }
                 }
-                continue;
-            }
-            match self.batches.recv() {
-                Ok(next) => {
-                    let mut spent = std::mem::replace(&mut self.batch, next);
-                    self.pos = 0;
-                    spent.clear();
-                    let _ = self.spent.try_send(spent);
-                }
-                Err(_) => {
-                    // The thread is done: it ended with the trace, or it died, which must not pass for the end.
-                    let thread = self.thread.take()?;
-                    return match thread.join() {
-                        Ok(()) => None,
-                        Err(_) => Some(Err(Error::new(ErrorKind::Io(io::Error::other(
-                            "the read-ahead thread stopped unexpectedly",
-                        ))))),
-                    };
-                }
+                Err(e) => return Some(Err(e)),
             }
         }
     }
@@ -652,25 +618,16 @@ impl Iterator for ReadAhead {
 /// Where a [`FlatReader`] gets its records. (One per reader: the variants' sizes do not matter.)
 #[allow(clippy::large_enum_variant)]
 enum Records<R> {
-    Here(TraceReader<R>),
-    Ahead(ReadAhead),
-}
-
-impl<R: Read> Records<R> {
-    #[inline]
-    fn next(&mut self) -> Option<Result<Record>> {
-        match self {
-            Records::Here(r) => r.next(),
-            Records::Ahead(r) => r.next(),
-        }
-    }
+    /// Read and linked on the caller's thread.
+    Here(TraceReader<R>, Flattener),
+    /// Read and linked on a thread of their own.
+    Ahead(Batches<Result<Slotted>>),
 }
 
 /// Reads the records of a trace and links events and flows to their entities (see [`crate::flatten`]).
 pub struct FlatReader<R> {
     records: Records<R>,
     layout: Layout,
-    flattener: crate::flatten::Flattener,
 }
 
 impl FlatReader<BufReader<fs::File>> {
@@ -685,8 +642,7 @@ impl<R: Read> FlatReader<R> {
     pub fn new(inner: TraceReader<R>) -> Self {
         FlatReader {
             layout: inner.layout(),
-            records: Records::Here(inner),
-            flattener: crate::flatten::Flattener::new(),
+            records: Records::Here(inner, Flattener::new()),
         }
     }
 
@@ -694,78 +650,111 @@ impl<R: Read> FlatReader<R> {
     pub fn with_entities(inner: TraceReader<R>) -> Self {
         FlatReader {
             layout: inner.layout(),
-            records: Records::Here(inner),
-            flattener: crate::flatten::Flattener::with_entities(),
+            records: Records::Here(inner, Flattener::with_entities()),
         }
     }
 
     /// The underlying trace reader (`None` once it reads ahead on its own thread).
     pub fn trace_reader(&self) -> Option<&TraceReader<R>> {
         match &self.records {
-            Records::Here(r) => Some(r),
+            Records::Here(r, _) => Some(r),
             Records::Ahead(_) => None,
         }
     }
 }
 
 impl<R: Read + Send + 'static> FlatReader<R> {
-    /// Decodes the trace on a thread of its own from now on (see [`ReadAhead`]); the caller links and uses the
-    /// records meanwhile. If no thread can be started, the reader goes on reading on the caller's thread.
+    /// Reads and links the trace on a thread of its own from now on, in batches, while the caller uses the
+    /// previous batch: blocks are decompressed and decoded, and records linked, there. The entities' reference
+    /// counts are taken and released on that thread too (spent batches are emptied there), so the caller touches
+    /// an entity only when it reads it. If no thread can be started, the reader goes on on the caller's thread.
     pub fn read_ahead(self) -> Self {
-        let FlatReader {
-            records,
-            layout,
-            flattener,
-        } = self;
+        let FlatReader { records, layout } = self;
         let records = match records {
-            Records::Here(r) => match ReadAhead::new(r) {
-                Ok(ahead) => Records::Ahead(ahead),
-                Err(r) => Records::Here(*r),
-            },
+            Records::Here(records, flattener) => {
+                let linking = Linking {
+                    records,
+                    flattener,
+                    layout,
+                };
+                match Batches::spawn("sysflow-read", linking, |l| l) {
+                    Ok(batches) => Records::Ahead(batches),
+                    Err(l) => Records::Here(l.records, l.flattener),
+                }
+            }
             ahead => ahead,
         };
-        FlatReader {
-            records,
-            layout,
-            flattener,
-        }
+        FlatReader { records, layout }
     }
 }
 
 impl<R: Read> FlatReader<R> {
+    /// The process slot (see [`Linked::process_slot`]) of the record `k` places after the next one, when the
+    /// reader has it at hand already (reading ahead): a hint for callers that prefetch per-process data.
+    pub fn upcoming_process_slot(&self, k: usize) -> Option<(u64, u32)> {
+        match &self.records {
+            Records::Ahead(batches) => batches.peek(k)?.as_ref().ok()?.1,
+            Records::Here(..) => None,
+        }
+    }
+
     /// The next event or flow linked to its entities by reference (see [`Linked`]): the iterator's records
     /// without their reference-counted copies. `None` at the end of the trace.
-    ///
-    /// [`Linked`]: crate::flatten::Linked
-    pub fn next_linked(&mut self) -> Option<Result<crate::flatten::Linked<'_>>> {
+    pub fn next_linked(&mut self) -> Option<Result<Linked<'_>>> {
         let layout = self.layout;
-        loop {
-            match self.records.next()? {
-                Ok(rec) => {
-                    if self.flattener.accept(rec, layout) {
-                        return self.flattener.current().map(Ok);
+        match &mut self.records {
+            Records::Here(records, flattener) => loop {
+                match records.next()? {
+                    Ok(rec) => {
+                        if flattener.accept(rec, layout) {
+                            return flattener.current().map(Ok);
+                        }
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+            },
+            Records::Ahead(batches) => match batches.advance() {
+                Next::Item(slot) => {
+                    if matches!(slot, Some(Err(_))) {
+                        // Taken: errors are not `Clone`, and the caller moves on past them.
+                        return slot.take().and_then(Result::err).map(Err);
+                    }
+                    match slot.as_ref()? {
+                        Ok((flat, process_slot)) => Some(Ok(Linked {
+                            process_slot: *process_slot,
+                            ..flat.linked()
+                        })),
+                        Err(_) => None,
                     }
                 }
-                Err(e) => return Some(Err(e)),
-            }
+                Next::End => None,
+                Next::Died => Some(Err(thread_died())),
+            },
         }
     }
 }
 
 impl<R: Read> Iterator for FlatReader<R> {
-    type Item = Result<crate::flatten::FlatRecord>;
+    type Item = Result<FlatRecord>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let layout = self.layout;
-        loop {
-            match self.records.next()? {
-                Ok(rec) => {
-                    if let Some(flat) = self.flattener.push(rec, layout) {
-                        return Some(Ok(flat));
+        match &mut self.records {
+            Records::Here(records, flattener) => loop {
+                match records.next()? {
+                    Ok(rec) => {
+                        if let Some(flat) = flattener.push(rec, layout) {
+                            return Some(Ok(flat));
+                        }
                     }
+                    Err(e) => return Some(Err(e)),
                 }
-                Err(e) => return Some(Err(e)),
-            }
+            },
+            Records::Ahead(batches) => match batches.advance() {
+                Next::Item(slot) => slot.take().map(|r| r.map(|(flat, _)| flat)),
+                Next::End => None,
+                Next::Died => Some(Err(thread_died())),
+            },
         }
     }
 }

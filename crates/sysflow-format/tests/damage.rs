@@ -274,15 +274,38 @@ fn reading_ahead_yields_what_reading_here_yields() {
         .map(|r| r.map(linked).unwrap_or_else(|e| e.to_string()))
         .collect();
     assert_eq!(flat_here, flat_ahead);
-    let mut by_ref = Vec::new();
-    let mut reader = FlatReader::new(open()).read_ahead();
-    while let Some(r) = reader.next_linked() {
-        by_ref.push(
-            r.map(|l| linked(l.to_flat()))
-                .unwrap_or_else(|e| e.to_string()),
-        );
-    }
-    assert_eq!(flat_here, by_ref);
+    // By reference, with the process slots that linking on this thread gives (slot numbers within a segment;
+    // segment numbers differ between flatteners, but change at the same records).
+    let by_ref = |mut reader: FlatReader<std::io::Cursor<Vec<u8>>>| {
+        let (mut rows, mut segments, mut last) = (Vec::new(), 0, None);
+        while let Some(r) = reader.next_linked() {
+            rows.push(match r {
+                Ok(l) => {
+                    let segment = l.process_slot.map(|(seg, _)| seg);
+                    if segment.is_some() && segment != last {
+                        segments += 1;
+                        last = segment;
+                    }
+                    let slot = l.process_slot.map(|(_, slot)| (segments, slot));
+                    format!("{}|{slot:?}", linked(l.to_flat()))
+                }
+                Err(e) => e.to_string(),
+            });
+        }
+        rows
+    };
+    let here = by_ref(FlatReader::new(open()));
+    assert!(here.iter().any(|r| r.ends_with("|Some((1, 0))")));
+    assert_eq!(here, by_ref(FlatReader::new(open()).read_ahead()));
+    let unslotted: Vec<String> = here
+        .iter()
+        .map(|r| {
+            r.rsplit_once('|')
+                .map_or(r.as_str(), |(row, _)| row)
+                .to_string()
+        })
+        .collect();
+    assert_eq!(flat_here, unslotted);
     // Stopping early leaves the thread to end on its own.
     let Ok(mut ahead) = ReadAhead::new(open()) else {
         panic!("no thread")

@@ -455,6 +455,10 @@ fn print_bucket(
     Ok(())
 }
 
+/// How many records ahead the printer is told of a process (enough for a fetch from memory to complete while the
+/// records before it are printed).
+const PREFETCH_DISTANCE: usize = 6;
+
 /// Prints the records of one trace; read errors are reported and the reader goes on after them.
 fn print_trace<R: Read>(
     mut reader: FlatReader<R>,
@@ -468,7 +472,14 @@ fn print_trace<R: Read>(
     }
     printer.begin_trace()?;
     // Records are linked by reference (no reference counts touched); parallel sinks copy what they keep.
-    while let Some(rec) = reader.next_linked() {
+    loop {
+        // The rendered sections of a process a few records on are fetched into the cache meanwhile.
+        if let Some(slot) = reader.upcoming_process_slot(PREFETCH_DISTANCE) {
+            printer.upcoming_process(slot);
+        }
+        let Some(rec) = reader.next_linked() else {
+            break;
+        };
         match rec {
             Ok(rec) => {
                 if ctx.filter.as_mut().is_some_and(|q| !q.matches_linked(&rec)) {

@@ -30,11 +30,17 @@ pub trait RecordSink {
     }
     /// Ends a trace (see [`Printer::end_trace`]).
     fn end_trace(&mut self) -> io::Result<()>;
+    /// A hint: a record of the process in `slot` (see [`Linked::process_slot`]) comes soon.
+    fn upcoming_process(&mut self, _slot: (u64, u32)) {}
 }
 
 impl<W: Write> RecordSink for Printer<W> {
     fn begin_trace(&mut self) -> io::Result<()> {
         Printer::begin_trace(self)
+    }
+
+    fn upcoming_process(&mut self, slot: (u64, u32)) {
+        Printer::upcoming_process(self, slot)
     }
 
     fn write_record(&mut self, rec: FlatRecord) -> io::Result<()> {

@@ -30,11 +30,15 @@ pub fn json_value(out: &mut Vec<u8>, v: &Value<'_>, scratch: &mut String) {
             fast::ipv4(out, ip);
             out.push(b'"');
         }
-        Value::NetRes { .. } => {
-            scratch.clear();
-            v.write_text(scratch);
+        // Digits, dots, `:` and `-`: nothing to escape.
+        Value::NetRes {
+            sip,
+            sport,
+            dip,
+            dport,
+        } => {
             out.push(b'"');
-            out.extend_from_slice(scratch.as_bytes());
+            fast::netres(out, sip, sport, dip, dport);
             out.push(b'"');
         }
         Value::Char(_) | Value::FileRes(..) | Value::Env(_) => {

@@ -544,12 +544,78 @@ pub mod fast {
         i
     }
 
-    /// Appends the decimal rendering of `v`.
+    /// The eight decimal digits of `x < 10^8`, leading zeros included, as the bytes of a little-endian `u64`
+    /// (first digit lowest) before the `'0'`s are added: each step splits every lane of the previous step in two
+    /// with a multiply-and-shift division that cannot carry into the next lane.
+    #[inline]
+    fn eight_digit_values(x: u32) -> u64 {
+        // Two lanes of 32 bits: the upper four digits, then the lower four (each < 10^4).
+        let v = u64::from(x / 10_000) | (u64::from(x % 10_000) << 32);
+        // Each 32-bit lane d becomes d / 100 | (d % 100) << 16 (d * 10486 >> 20 == d / 100 for d < 10^4).
+        let hi = ((v * 10_486) >> 20) & 0x0000_007F_0000_007F;
+        let v = hi | ((v - hi * 100) << 16);
+        // Each 16-bit lane d (< 100) becomes d / 10 | (d % 10) << 8 (d * 103 >> 10 == d / 10 for d < 100).
+        let hi = ((v * 103) >> 10) & 0x000F_000F_000F_000F;
+        hi | ((v - hi * 10) << 8)
+    }
+
+    /// Writes the digits of `n < 10^8` to the start of `dst` without leading zeros (`"0"` for 0) with one
+    /// eight-byte store; returns how many there are.
+    #[inline]
+    fn short_digits(dst: &mut [u8], n: u32) -> usize {
+        let v = eight_digit_values(n);
+        // Leading zero digits are the lowest zero bytes.
+        let zeros = if n == 0 {
+            7
+        } else {
+            (v.trailing_zeros() / 8) as usize
+        };
+        let text = (v | 0x3030_3030_3030_3030) >> (8 * zeros);
+        dst[..8].copy_from_slice(&text.to_le_bytes());
+        8 - zeros
+    }
+
+    /// Writes all eight digits of `n < 10^8` to the start of `dst`.
+    #[inline]
+    fn eight_digits(dst: &mut [u8], n: u32) {
+        dst[..8].copy_from_slice(&(eight_digit_values(n) | 0x3030_3030_3030_3030).to_le_bytes());
+    }
+
+    /// Appends the decimal rendering of `v`, written in place with eight digits per store.
     #[inline]
     pub fn int(out: &mut Vec<u8>, v: i64) {
-        let mut buf = [0u8; 20];
-        let i = int_bytes(&mut buf, v);
-        put(out, &buf[i..]);
+        const E8: u64 = 100_000_000;
+        // Counters, descriptors and flags are mostly one or two digits.
+        if (0..100).contains(&v) {
+            let d = v as usize * 2;
+            if v < 10 {
+                out.push(DIGITS2[d + 1]);
+            } else {
+                out.extend_from_slice(&DIGITS2[d..d + 2]);
+            }
+            return;
+        }
+        let start = out.len();
+        // A sign and 19 digits, written with stores of eight bytes that may run past the last digit.
+        out.extend_from_slice(&[0u8; 24]);
+        let dst = &mut out[start..start + 24];
+        let sign = usize::from(v < 0);
+        dst[0] = b'-';
+        let n = v.unsigned_abs();
+        let len = if n < E8 {
+            short_digits(&mut dst[sign..], n as u32)
+        } else if n < E8 * E8 {
+            let head = short_digits(&mut dst[sign..], (n / E8) as u32);
+            eight_digits(&mut dst[sign + head..], (n % E8) as u32);
+            head + 8
+        } else {
+            let low = n % (E8 * E8);
+            let head = short_digits(&mut dst[sign..], (n / (E8 * E8)) as u32);
+            eight_digits(&mut dst[sign + head..], (low / E8) as u32);
+            eight_digits(&mut dst[sign + head + 8..], (low % E8) as u32);
+            head + 16
+        };
+        out.truncate(start + sign + len);
     }
 
     /// Appends `s`. Slices of up to 32 bytes (most literals and values of a row) are copied with a few fixed-size
@@ -759,6 +825,17 @@ pub mod fast {
         }
     }
 
+    /// Appends `getNetFlowStr`'s `sip:sport-dip:dport` (the text of [`Value::NetRes`](super::Value::NetRes)).
+    pub fn netres(out: &mut Vec<u8>, sip: i32, sport: i32, dip: i32, dport: i32) {
+        ipv4(out, i64::from(sip));
+        out.push(b':');
+        int(out, i64::from(sport));
+        out.push(b'-');
+        ipv4(out, i64::from(dip));
+        out.push(b':');
+        int(out, i64::from(dport));
+    }
+
     /// Appends the dotted-quad rendering of a SysFlow IPv4 address.
     pub fn ipv4(out: &mut Vec<u8>, ip: i64) {
         for i in 0..4 {
@@ -863,12 +940,22 @@ pub mod fast {
                 i64::MAX,
                 i64::MIN,
             ];
+            // Every digit count, at its edges, both signs.
+            let mut p = 1i64;
+            for _ in 0..19 {
+                v.extend([p - 1, p, p + 1, -(p - 1), -p, -(p + 1)]);
+                p = p.saturating_mul(10);
+            }
             for _ in 0..10_000 {
                 x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                 v.push(x as i64 >> (x % 63));
             }
             for n in v {
                 assert_eq!(s(|o| super::int(o, n)), n.to_string());
+                // Appended after what the buffer holds.
+                let mut out = b"x:".to_vec();
+                super::int(&mut out, n);
+                assert_eq!(out, format!("x:{n}").into_bytes());
                 assert_eq!(super::super::int_str(&mut [0; 20], n), n.to_string());
             }
         }
@@ -882,6 +969,25 @@ pub mod fast {
                 assert_eq!(s(|o| super::ipv4(o, ip)), ipv4_str(ip));
             }
             assert_eq!(s(|o| super::int(o, i64::MIN)), i64::MIN.to_string());
+        }
+
+        #[test]
+        fn flow_resources_render_like_their_text() {
+            for (sip, sport, dip, dport) in [
+                (16777343, 80, -215500022, 443),
+                (0, 0, -1, 65535),
+                (1681631424, -1, 7, i32::MAX),
+            ] {
+                let mut text = String::new();
+                crate::value::Value::NetRes {
+                    sip,
+                    sport,
+                    dip,
+                    dport,
+                }
+                .write_text(&mut text);
+                assert_eq!(s(|o| super::netres(o, sip, sport, dip, dport)), text);
+            }
         }
     }
 }
