@@ -305,11 +305,21 @@ impl Flattener {
     /// Links still valid (the common case) cost one lookup.
     fn link_process(&mut self, oid: &Oid, out: &mut FlatRecord) -> Option<(u64, u32)> {
         let generation = self.generation;
-        let fresh = |e: &ProcEntry| e.links.as_ref().is_some_and(|l| l.generation == generation);
-        if !fresh(self.processes.get(oid)?) {
-            self.resolve(oid);
-        }
         let entry = self.processes.get(oid)?;
+        if entry
+            .links
+            .as_ref()
+            .is_none_or(|l| l.generation != generation)
+        {
+            self.resolve(oid);
+            let entry = self.processes.get(oid)?;
+            return Self::copy_links(entry, self.segment, out);
+        }
+        Self::copy_links(entry, self.segment, out)
+    }
+
+    /// Copies the process of `entry` and its resolved links into `out`; returns the process's slot.
+    fn copy_links(entry: &ProcEntry, segment: u64, out: &mut FlatRecord) -> Option<(u64, u32)> {
         out.process = Some(entry.process.clone());
         if let Some(l) = &entry.links {
             out.parent = l.parent.clone();
@@ -319,7 +329,7 @@ impl Flattener {
             out.container = l.container.clone();
             out.pod = l.pod.clone();
         }
-        entry.slot.map(|s| (self.segment, s))
+        entry.slot.map(|s| (segment, s))
     }
 
     /// Resolves the parent, further ancestors, container and pod of `proc`.

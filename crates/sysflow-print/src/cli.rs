@@ -378,11 +378,11 @@ fn local_input_bytes(paths: &[PathBuf]) -> u64 {
         .sum()
 }
 
-/// How `sysprint` uses its threads: whether local traces are decoded on a thread of their own, and how many
-/// formatting workers run besides (none: the calling thread formats).
+/// How `sysprint` uses its threads: whether local traces are decoded and linked on a thread of their own, and how
+/// many formatting workers run besides (none: the calling thread formats).
 ///
-/// An explicit number N of threads: N >= 2 decodes on a thread of its own, N >= 3 adds N-2 formatting workers
-/// (the calling thread links records and hands them over). The default, one thread per CPU: the decoding thread
+/// An explicit number N of threads: N >= 2 reads on a thread of its own, N >= 3 adds N-2 formatting workers
+/// (the calling thread hands records over). The default, one thread per CPU: the reading thread
 /// whenever there are two CPUs or more; formatting workers only for inputs of 8 MiB or more (below, starting them
 /// costs more than they bring): N-2 of them, or one per CPU in text mode, whose formatting is the heaviest. S3
 /// input is read on the calling thread, with all other threads formatting.

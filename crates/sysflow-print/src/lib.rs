@@ -4,8 +4,8 @@
 //! * [`fields`]: the 75 exported keys in the reference's order, with headers, widths and descriptions.
 //! * [`value`]: the value of each key for a [`sysflow_format::FlatRecord`] ([`field_value`]).
 //! * [`Printer`]: writes records as JSON Lines, a JSON array, CSV or tabulate-0.9 "github" tables.
-//! * [`parallel`]: the same output with the formatting spread over worker threads (`sysprint` decodes on a second
-//!   thread with two CPUs or more and adds formatting workers on large inputs; `SYSPRINT_THREADS=N` or
+//! * [`parallel`]: the same output with the formatting spread over worker threads (`sysprint` decodes and links on
+//!   a second thread with two CPUs or more and adds formatting workers on large inputs; `SYSPRINT_THREADS=N` or
 //!   `--threads N` chooses, see `cli::plan_threads`).
 //! * [`cli`]: the `sysprint` command line ([`SysprintArgs`], [`run`]): local files and directories or S3 buckets
 //!   (through `sysflow-export`), sfql filters (through `sysflow-sfql`).
