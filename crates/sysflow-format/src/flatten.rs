@@ -323,6 +323,7 @@ impl Flattener {
         out.process = Some(entry.process.clone());
         if let Some(l) = &entry.links {
             out.parent = l.parent.clone();
+            // `out` already holds an empty list: most processes have no known ancestors beyond the parent.
             if !l.ancestors.is_empty() {
                 out.ancestors = l.ancestors.clone();
             }
@@ -344,7 +345,7 @@ impl Flattener {
                     None => chain,
                 }
             }
-            None => self.no_ancestors(),
+            None => self.no_ancestors().clone(),
         };
         let mut links = Links {
             generation: self.generation,
@@ -360,10 +361,10 @@ impl Flattener {
         links
     }
 
-    fn no_ancestors(&mut self) -> Arc<[Arc<Process>]> {
+    /// The shared empty ancestor list (made on first use).
+    fn no_ancestors(&mut self) -> &Arc<[Arc<Process>]> {
         self.no_ancestors
             .get_or_insert_with(|| Arc::from(Vec::new()))
-            .clone()
     }
 
     /// The ancestors beyond `parent` (its parent, grandparent, ...), cached per process for the generation.
@@ -387,7 +388,7 @@ impl Flattener {
             chain.push(p);
         }
         let arc: Arc<[Arc<Process>]> = if chain.is_empty() {
-            self.no_ancestors()
+            self.no_ancestors().clone()
         } else {
             Arc::from(chain)
         };
@@ -481,9 +482,8 @@ impl Flattener {
 
     /// Makes sure the links of process `oid` are resolved for the current generation.
     fn resolve(&mut self, oid: &Oid) {
-        if self.no_ancestors.is_none() {
-            self.no_ancestors = Some(Arc::from(Vec::new()));
-        }
+        // `current` links records to it.
+        self.no_ancestors();
         let Some(entry) = self.processes.get(oid) else {
             return;
         };
@@ -511,10 +511,7 @@ impl Flattener {
             process: None,
             file: None,
             new_file: None,
-            ancestors: self
-                .no_ancestors
-                .get_or_insert_with(|| Arc::from(Vec::new()))
-                .clone(),
+            ancestors: self.no_ancestors().clone(),
             layout,
         }
     }

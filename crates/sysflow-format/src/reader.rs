@@ -588,14 +588,38 @@ impl Iterator for ReadAhead {
     }
 }
 
-/// A record linked on a read-ahead thread, with its process's slot (see [`Linked::process_slot`]).
+/// A linked record with its process's slot (see [`Linked::process_slot`]): what crosses from a read-ahead thread.
 type Slotted = (FlatRecord, Option<(u64, u32)>);
 
-/// A trace reader and a flattener linking its records, as run on a read-ahead thread.
+/// A trace reader and a flattener linking its records (on the caller's thread, or on a read-ahead thread).
 struct Linking<R> {
     records: TraceReader<R>,
     flattener: Flattener,
     layout: Layout,
+}
+
+impl<R: Read> Linking<R> {
+    fn new(records: TraceReader<R>, flattener: Flattener) -> Self {
+        Linking {
+            layout: records.layout(),
+            records,
+            flattener,
+        }
+    }
+
+    /// The next event or flow, linked by reference (see [`FlatReader::next_linked`]).
+    fn next_linked(&mut self) -> Option<Result<Linked<'_>>> {
+        loop {
+            match self.records.next()? {
+                Ok(rec) => {
+                    if self.flattener.accept(rec, self.layout) {
+                        return self.flattener.current().map(Ok);
+                    }
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
 }
 
 impl<R: Read> Iterator for Linking<R> {
@@ -619,7 +643,7 @@ impl<R: Read> Iterator for Linking<R> {
 #[allow(clippy::large_enum_variant)]
 enum Records<R> {
     /// Read and linked on the caller's thread.
-    Here(TraceReader<R>, Flattener),
+    Here(Linking<R>),
     /// Read and linked on a thread of their own.
     Ahead(Batches<Result<Slotted>>),
 }
@@ -627,7 +651,6 @@ enum Records<R> {
 /// Reads the records of a trace and links events and flows to their entities (see [`crate::flatten`]).
 pub struct FlatReader<R> {
     records: Records<R>,
-    layout: Layout,
 }
 
 impl FlatReader<BufReader<fs::File>> {
@@ -641,23 +664,21 @@ impl<R: Read> FlatReader<R> {
     /// Wraps a trace reader, returning only events and flows.
     pub fn new(inner: TraceReader<R>) -> Self {
         FlatReader {
-            layout: inner.layout(),
-            records: Records::Here(inner, Flattener::new()),
+            records: Records::Here(Linking::new(inner, Flattener::new())),
         }
     }
 
     /// Wraps a trace reader, returning entities too.
     pub fn with_entities(inner: TraceReader<R>) -> Self {
         FlatReader {
-            layout: inner.layout(),
-            records: Records::Here(inner, Flattener::with_entities()),
+            records: Records::Here(Linking::new(inner, Flattener::with_entities())),
         }
     }
 
     /// The underlying trace reader (`None` once it reads ahead on its own thread).
     pub fn trace_reader(&self) -> Option<&TraceReader<R>> {
         match &self.records {
-            Records::Here(r, _) => Some(r),
+            Records::Here(l) => Some(&l.records),
             Records::Ahead(_) => None,
         }
     }
@@ -669,22 +690,14 @@ impl<R: Read + Send + 'static> FlatReader<R> {
     /// counts are taken and released on that thread too (spent batches are emptied there), so the caller touches
     /// an entity only when it reads it. If no thread can be started, the reader goes on on the caller's thread.
     pub fn read_ahead(self) -> Self {
-        let FlatReader { records, layout } = self;
-        let records = match records {
-            Records::Here(records, flattener) => {
-                let linking = Linking {
-                    records,
-                    flattener,
-                    layout,
-                };
-                match Batches::spawn("sysflow-read", linking, |l| l) {
-                    Ok(batches) => Records::Ahead(batches),
-                    Err(l) => Records::Here(l.records, l.flattener),
-                }
-            }
+        let records = match self.records {
+            Records::Here(linking) => match Batches::spawn("sysflow-read", linking, |l| l) {
+                Ok(batches) => Records::Ahead(batches),
+                Err(linking) => Records::Here(linking),
+            },
             ahead => ahead,
         };
-        FlatReader { records, layout }
+        FlatReader { records }
     }
 }
 
@@ -701,32 +714,17 @@ impl<R: Read> FlatReader<R> {
     /// The next event or flow linked to its entities by reference (see [`Linked`]): the iterator's records
     /// without their reference-counted copies. `None` at the end of the trace.
     pub fn next_linked(&mut self) -> Option<Result<Linked<'_>>> {
-        let layout = self.layout;
         match &mut self.records {
-            Records::Here(records, flattener) => loop {
-                match records.next()? {
-                    Ok(rec) => {
-                        if flattener.accept(rec, layout) {
-                            return flattener.current().map(Ok);
-                        }
-                    }
-                    Err(e) => return Some(Err(e)),
-                }
-            },
+            Records::Here(linking) => linking.next_linked(),
             Records::Ahead(batches) => match batches.advance() {
-                Next::Item(slot) => {
-                    if matches!(slot, Some(Err(_))) {
-                        // Taken: errors are not `Clone`, and the caller moves on past them.
-                        return slot.take().and_then(Result::err).map(Err);
-                    }
-                    match slot.as_ref()? {
-                        Ok((flat, process_slot)) => Some(Ok(Linked {
-                            process_slot: *process_slot,
-                            ..flat.linked()
-                        })),
-                        Err(_) => None,
-                    }
-                }
+                Next::Item(slot) => match *slot {
+                    Some(Ok((ref flat, process_slot))) => Some(Ok(Linked {
+                        process_slot,
+                        ..flat.linked()
+                    })),
+                    // Taken: errors are not `Clone`, and the caller moves on past them.
+                    _ => slot.take().and_then(Result::err).map(Err),
+                },
                 Next::End => None,
                 Next::Died => Some(Err(thread_died())),
             },
@@ -738,18 +736,8 @@ impl<R: Read> Iterator for FlatReader<R> {
     type Item = Result<FlatRecord>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let layout = self.layout;
         match &mut self.records {
-            Records::Here(records, flattener) => loop {
-                match records.next()? {
-                    Ok(rec) => {
-                        if let Some(flat) = flattener.push(rec, layout) {
-                            return Some(Ok(flat));
-                        }
-                    }
-                    Err(e) => return Some(Err(e)),
-                }
-            },
+            Records::Here(linking) => linking.next().map(|r| r.map(|(flat, _)| flat)),
             Records::Ahead(batches) => match batches.advance() {
                 Next::Item(slot) => slot.take().map(|r| r.map(|(flat, _)| flat)),
                 Next::End => None,

@@ -40,4 +40,4 @@ pub mod value;
 pub use cli::{exit_status, main_with, run, run_with, Input, RunStatus, SysprintArgs};
 pub use fields::Field;
 pub use printer::{OutputMode, PrintOptions, Printer};
-pub use value::{field_value, RecordView, Value};
+pub use value::{field_value, FlowTuple, RecordView, Value};

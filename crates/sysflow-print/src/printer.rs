@@ -13,7 +13,7 @@ use crate::fields::{field_info, Field, FieldInfo, DEFAULT_FIELDS, FIELD_TABLE, K
 use crate::py::json_str;
 use crate::render::{csv_cell, json_value, str_value, table_text};
 use crate::table::{fit_cell_into, write_github_table, Cells};
-use crate::value::{fast, RecordView, Value};
+use crate::value::{fast, int_str, RecordView, Value};
 
 /// Output format (`sysprint -o`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -488,13 +488,8 @@ impl<W: Write> Printer<W> {
             return Ok(());
         };
         let idx = t.idx;
-        let mut num = [0u8; 20];
-        let i = fast::int_bytes(&mut num, idx as i64);
-        fit_cell_into(
-            &mut t.rows.text,
-            std::str::from_utf8(&num[i..]).unwrap_or(""),
-            t.widths[0],
-        );
+        let mut num = [0u8; fast::INT_BYTES];
+        fit_cell_into(&mut t.rows.text, int_str(&mut num, idx as i64), t.widths[0]);
         t.rows.end_cell();
         let view = RecordView::of(rec);
         for (c, w) in self.columns.iter().zip(&t.widths[1..]) {
@@ -606,15 +601,7 @@ impl Fmt {
             (Style::Csv, Value::OpFlags(f)) => self.ops.write(out, f),
             (Style::Csv, Value::Ipv4(ip)) => fast::ipv4(out, ip),
             // Never quoted (no comma, quote or line break).
-            (
-                Style::Csv,
-                Value::NetRes {
-                    sip,
-                    sport,
-                    dip,
-                    dport,
-                },
-            ) => fast::netres(out, sip, sport, dip, dport),
+            (Style::Csv, Value::NetRes(t)) => fast::netres(out, t),
             (Style::Csv, _) => {
                 self.scratch.clear();
                 str_value(&mut self.scratch, v);

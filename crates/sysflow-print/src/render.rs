@@ -31,14 +31,9 @@ pub fn json_value(out: &mut Vec<u8>, v: &Value<'_>, scratch: &mut String) {
             out.push(b'"');
         }
         // Digits, dots, `:` and `-`: nothing to escape.
-        Value::NetRes {
-            sip,
-            sport,
-            dip,
-            dport,
-        } => {
+        Value::NetRes(t) => {
             out.push(b'"');
-            fast::netres(out, sip, sport, dip, dport);
+            fast::netres(out, t);
             out.push(b'"');
         }
         Value::Char(_) | Value::FileRes(..) | Value::Env(_) => {

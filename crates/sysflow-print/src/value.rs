@@ -31,16 +31,7 @@ pub enum Value<'a> {
     /// `getIpIntStr(ip)`.
     Ipv4(i64),
     /// `getNetFlowStr(flow)`: `sip:sport-dip:dport`.
-    NetRes {
-        /// Source address.
-        sip: i32,
-        /// Source port.
-        sport: i32,
-        /// Destination address.
-        dip: i32,
-        /// Destination port.
-        dport: i32,
-    },
+    NetRes(FlowTuple),
     /// The resource of a file flow or event: `path` + `", " + newpath` when the second file is known.
     FileRes(Option<&'a str>, Option<&'a str>),
     /// `getEnvStr(env)`: entries joined with `;`, skipping `""` and `"="`.
@@ -51,6 +42,19 @@ pub enum Value<'a> {
     Services(&'a [Service]),
     /// The empty tuple `()` of `tags`.
     EmptyTuple,
+}
+
+/// The addresses and ports of a network flow or event (the resource of [`Value::NetRes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowTuple {
+    /// Source address.
+    pub sip: i32,
+    /// Source port.
+    pub sport: i32,
+    /// Destination address.
+    pub dip: i32,
+    /// Destination port.
+    pub dport: i32,
 }
 
 impl Value<'_> {
@@ -65,7 +69,7 @@ impl Value<'_> {
             | Value::OpFlags(_)
             | Value::Iso(_)
             | Value::Ipv4(_)
-            | Value::NetRes { .. } => true,
+            | Value::NetRes(_) => true,
             Value::FileRes(a, b) => a.is_some_and(|s| !s.is_empty()) || b.is_some(),
             Value::Env(env) => env.iter().any(|e| !e.is_empty() && e != "="),
             Value::IpList(l) => !l.is_empty(),
@@ -82,7 +86,7 @@ impl Value<'_> {
                 | Value::OpFlags(_)
                 | Value::Iso(_)
                 | Value::Ipv4(_)
-                | Value::NetRes { .. }
+                | Value::NetRes(_)
                 | Value::FileRes(..)
                 | Value::Env(_)
         )
@@ -96,19 +100,14 @@ impl Value<'_> {
             Value::OpFlags(f) => out.push_str(&op_flags_str(f)),
             Value::Iso(ts) => write_iso8601_py(out, ts),
             Value::Ipv4(ip) => write_ipv4(out, ip),
-            Value::NetRes {
-                sip,
-                sport,
-                dip,
-                dport,
-            } => {
-                write_ipv4(out, sip as i64);
+            Value::NetRes(t) => {
+                write_ipv4(out, i64::from(t.sip));
                 out.push(':');
-                push_int(out, sport as i64);
+                push_int(out, i64::from(t.sport));
                 out.push('-');
-                write_ipv4(out, dip as i64);
+                write_ipv4(out, i64::from(t.dip));
                 out.push(':');
-                push_int(out, dport as i64);
+                push_int(out, i64::from(t.dport));
             }
             Value::FileRes(a, b) => {
                 if let Some(a) = a {
@@ -141,15 +140,15 @@ impl Value<'_> {
 
 /// Appends the decimal rendering of `v` to `out`.
 pub fn push_int(out: &mut String, v: i64) {
-    let mut buf = [0u8; 20];
+    let mut buf = [0u8; fast::INT_BYTES];
     out.push_str(int_str(&mut buf, v));
 }
 
 /// Renders `v` in decimal into `buf`, returning the text.
-pub fn int_str(buf: &mut [u8; 20], v: i64) -> &str {
-    let i = fast::int_bytes(buf, v);
+pub fn int_str(buf: &mut [u8; fast::INT_BYTES], v: i64) -> &str {
+    let n = fast::int_text(buf, v);
     // Only ASCII digits and '-' were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+    std::str::from_utf8(&buf[..n]).unwrap_or("0")
 }
 
 /// The value of `field` for `rec`, as the reference `_flatten` computes it (with the documented deviations for
@@ -311,12 +310,12 @@ impl<'a> RecordView<'a> {
                     new_file.map(|f| f.path.as_str()),
                 ),
                 _ => match net(r) {
-                    Some(n) => Value::NetRes {
+                    Some(n) => Value::NetRes(FlowTuple {
                         sip: n.sip,
                         sport: n.sport,
                         dip: n.dip,
                         dport: n.dport,
-                    },
+                    }),
                     None => Value::Str(""),
                 },
             },
@@ -467,7 +466,7 @@ mod tests {
 
     #[test]
     fn ints_render_in_decimal() {
-        let mut b = [0u8; 20];
+        let mut b = [0u8; fast::INT_BYTES];
         assert_eq!(int_str(&mut b, 0), "0");
         assert_eq!(int_str(&mut b, -1), "-1");
         assert_eq!(int_str(&mut b, i64::MIN), "-9223372036854775808");
@@ -478,12 +477,12 @@ mod tests {
     #[test]
     fn text_of_derived_values() {
         let mut s = String::new();
-        Value::NetRes {
+        Value::NetRes(FlowTuple {
             sip: 16777343,
             sport: 80,
             dip: -215500022,
             dport: 443,
-        }
+        })
         .write_text(&mut s);
         assert_eq!(s, "127.0.0.1:80-10.187.39.243:443");
         s.clear();
@@ -516,33 +515,6 @@ pub mod fast {
         4041424344454647484950515253545556575859\
         6061626364656667686970717273747576777879\
         8081828384858687888990919293949596979899";
-
-    /// Renders `v` in decimal at the end of `buf` (two digits per step), returning where the text starts.
-    #[inline]
-    pub fn int_bytes(buf: &mut [u8; 20], v: i64) -> usize {
-        let mut n = v.unsigned_abs();
-        let mut i = buf.len();
-        while n >= 100 {
-            let r = (n % 100) as usize * 2;
-            n /= 100;
-            i -= 2;
-            buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
-        }
-        if n >= 10 {
-            let r = n as usize * 2;
-            i -= 2;
-            buf[i..i + 2].copy_from_slice(&DIGITS2[r..r + 2]);
-        } else {
-            i -= 1;
-            buf[i] = b'0' + n as u8;
-        }
-        if v < 0 {
-            // 20 bytes hold the 19 digits of |i64::MIN| plus the sign.
-            i -= 1;
-            buf[i] = b'-';
-        }
-        i
-    }
 
     /// The eight decimal digits of `x < 10^8`, leading zeros included, as the bytes of a little-endian `u64`
     /// (first digit lowest) before the `'0'`s are added: each step splits every lane of the previous step in two
@@ -581,24 +553,14 @@ pub mod fast {
         dst[..8].copy_from_slice(&(eight_digit_values(n) | 0x3030_3030_3030_3030).to_le_bytes());
     }
 
-    /// Appends the decimal rendering of `v`, written in place with eight digits per store.
+    /// Bytes [`int_text`] writes at most (a sign and 19 digits, with stores of eight bytes that may run past the
+    /// last digit).
+    pub const INT_BYTES: usize = 24;
+
+    /// Writes the decimal rendering of `v` to the start of `dst`, eight digits per store; returns its length.
     #[inline]
-    pub fn int(out: &mut Vec<u8>, v: i64) {
+    pub fn int_text(dst: &mut [u8; INT_BYTES], v: i64) -> usize {
         const E8: u64 = 100_000_000;
-        // Counters, descriptors and flags are mostly one or two digits.
-        if (0..100).contains(&v) {
-            let d = v as usize * 2;
-            if v < 10 {
-                out.push(DIGITS2[d + 1]);
-            } else {
-                out.extend_from_slice(&DIGITS2[d..d + 2]);
-            }
-            return;
-        }
-        let start = out.len();
-        // A sign and 19 digits, written with stores of eight bytes that may run past the last digit.
-        out.extend_from_slice(&[0u8; 24]);
-        let dst = &mut out[start..start + 24];
         let sign = usize::from(v < 0);
         dst[0] = b'-';
         let n = v.unsigned_abs();
@@ -615,7 +577,32 @@ pub mod fast {
             eight_digits(&mut dst[sign + head + 8..], (low % E8) as u32);
             head + 16
         };
-        out.truncate(start + sign + len);
+        sign + len
+    }
+
+    /// Appends the decimal rendering of `v`, written in place (see [`int_text`]).
+    #[inline]
+    pub fn int(out: &mut Vec<u8>, v: i64) {
+        // Counters, descriptors and flags are mostly one or two digits.
+        if (0..100).contains(&v) {
+            let d = v as usize * 2;
+            if v < 10 {
+                out.push(DIGITS2[d + 1]);
+            } else {
+                out.extend_from_slice(&DIGITS2[d..d + 2]);
+            }
+            return;
+        }
+        let start = out.len();
+        out.extend_from_slice(&[0u8; INT_BYTES]);
+        let mut len = 0;
+        if let Some(dst) = out
+            .get_mut(start..)
+            .and_then(|d| <&mut [u8; INT_BYTES]>::try_from(d).ok())
+        {
+            len = int_text(dst, v);
+        }
+        out.truncate(start + len);
     }
 
     /// Appends `s`. Slices of up to 32 bytes (most literals and values of a row) are copied with a few fixed-size
@@ -826,14 +813,14 @@ pub mod fast {
     }
 
     /// Appends `getNetFlowStr`'s `sip:sport-dip:dport` (the text of [`Value::NetRes`](super::Value::NetRes)).
-    pub fn netres(out: &mut Vec<u8>, sip: i32, sport: i32, dip: i32, dport: i32) {
-        ipv4(out, i64::from(sip));
+    pub fn netres(out: &mut Vec<u8>, t: super::FlowTuple) {
+        ipv4(out, i64::from(t.sip));
         out.push(b':');
-        int(out, i64::from(sport));
+        int(out, i64::from(t.sport));
         out.push(b'-');
-        ipv4(out, i64::from(dip));
+        ipv4(out, i64::from(t.dip));
         out.push(b':');
-        int(out, i64::from(dport));
+        int(out, i64::from(t.dport));
     }
 
     /// Appends the dotted-quad rendering of a SysFlow IPv4 address.
@@ -956,7 +943,10 @@ pub mod fast {
                 let mut out = b"x:".to_vec();
                 super::int(&mut out, n);
                 assert_eq!(out, format!("x:{n}").into_bytes());
-                assert_eq!(super::super::int_str(&mut [0; 20], n), n.to_string());
+                assert_eq!(
+                    super::super::int_str(&mut [0; super::INT_BYTES], n),
+                    n.to_string()
+                );
             }
         }
 
@@ -978,15 +968,15 @@ pub mod fast {
                 (0, 0, -1, 65535),
                 (1681631424, -1, 7, i32::MAX),
             ] {
-                let mut text = String::new();
-                crate::value::Value::NetRes {
+                let t = crate::value::FlowTuple {
                     sip,
                     sport,
                     dip,
                     dport,
-                }
-                .write_text(&mut text);
-                assert_eq!(s(|o| super::netres(o, sip, sport, dip, dport)), text);
+                };
+                let mut text = String::new();
+                crate::value::Value::NetRes(t).write_text(&mut text);
+                assert_eq!(s(|o| super::netres(o, t)), text);
             }
         }
     }
