@@ -81,53 +81,23 @@ impl Codec {
         Ok(())
     }
 
-    /// Decompresses `data` into `out` (cleared first), refusing to produce more than `limit` bytes, reusing the
-    /// inflater state in `scratch` (deflate only) so that no per-block allocation happens.
-    pub fn decompress_with(
+    /// Decompresses `data` into `out`, refusing to produce more than `limit` bytes, reusing the inflater in
+    /// `scratch` (deflate only) and the buffer's capacity, so that a reader allocates nothing per block.
+    pub(crate) fn decompress_with(
         self,
         data: &[u8],
         out: &mut Vec<u8>,
         limit: usize,
-        scratch: &mut Option<flate2::Decompress>,
+        scratch: &mut Option<libdeflater::Decompressor>,
     ) -> Result<()> {
-        if !matches!(self, Codec::Deflate(_) | Codec::DeflateDefault) {
-            return self.decompress(data, out, limit);
-        }
-        out.clear();
-        let d = scratch.get_or_insert_with(|| flate2::Decompress::new(false));
-        d.reset(false);
-        if out.capacity() < data.len() * 4 {
-            out.reserve(data.len() * 4);
-        }
-        loop {
-            let before_in = d.total_in() as usize;
-            if out.len() == out.capacity() {
-                if out.len() >= limit {
-                    return Err(Error::new(ErrorKind::Decompress(format!(
-                        "block inflates beyond the limit of {limit} bytes"
-                    ))));
-                }
-                out.reserve((out.len()).max(64 << 10).min(limit + 1 - out.len()));
-            }
-            let status = d
-                .decompress_vec(&data[before_in..], out, flate2::FlushDecompress::Finish)
-                .map_err(|e| Error::new(ErrorKind::Decompress(format!("deflate: {e}"))))?;
-            if out.len() > limit {
-                return Err(Error::new(ErrorKind::Decompress(format!(
-                    "block inflates beyond the limit of {limit} bytes"
-                ))));
-            }
-            match status {
-                flate2::Status::StreamEnd => return Ok(()),
-                flate2::Status::Ok | flate2::Status::BufError => {
-                    if d.total_in() as usize == data.len() && out.len() < out.capacity() {
-                        // All input consumed, output space left, yet no end of stream: the data is cut.
-                        return Err(Error::new(ErrorKind::Decompress(
-                            "deflate: unexpected end of data".into(),
-                        )));
-                    }
-                }
-            }
+        match self {
+            Codec::Deflate(_) | Codec::DeflateDefault => inflate(
+                data,
+                out,
+                limit,
+                scratch.get_or_insert_with(Default::default),
+            ),
+            _ => self.decompress(data, out, limit),
         }
     }
 
@@ -149,11 +119,7 @@ impl Codec {
                 out.extend_from_slice(data);
             }
             Codec::Deflate(_) | Codec::DeflateDefault => {
-                let mut d = flate2::read::DeflateDecoder::new(data).take(limit as u64 + 1);
-                d.read_to_end(out).map_err(dec)?;
-                if out.len() > limit {
-                    return Err(bomb());
-                }
+                inflate(data, out, limit, &mut libdeflater::Decompressor::new())?;
             }
             Codec::Snappy => {
                 if data.len() < 4 {
@@ -225,6 +191,48 @@ impl Codec {
     }
 }
 
+/// Inflates one whole raw-deflate block with libdeflate, which needs the whole output buffer up front. Avro blocks
+/// do not record their inflated size, so the first guess is the buffer's capacity left by the previous block (at
+/// least four and at most sixteen times the input), doubled while too small, up to `limit`.
+fn inflate(
+    data: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+    d: &mut libdeflater::Decompressor,
+) -> Result<()> {
+    let mut size = out
+        .capacity()
+        .min(data.len().saturating_mul(16))
+        .max(data.len().saturating_mul(4))
+        .max(4096)
+        .min(limit);
+    loop {
+        // Only bytes beyond the previous block's length are zeroed.
+        out.resize(size, 0);
+        match d.deflate_decompress(data, out) {
+            Ok(n) => {
+                out.truncate(n);
+                return Ok(());
+            }
+            Err(libdeflater::DecompressionError::InsufficientSpace) if size < limit => {
+                size = size.saturating_mul(2).min(limit);
+            }
+            Err(libdeflater::DecompressionError::InsufficientSpace) => {
+                out.clear();
+                return Err(Error::new(ErrorKind::Decompress(format!(
+                    "block inflates beyond the limit of {limit} bytes"
+                ))));
+            }
+            Err(libdeflater::DecompressionError::BadData) => {
+                out.clear();
+                return Err(Error::new(ErrorKind::Decompress(
+                    "deflate: invalid or truncated data".into(),
+                )));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +272,63 @@ mod tests {
             let e = c.decompress(&z, &mut back, 1000).unwrap_err();
             assert!(matches!(e.kind(), ErrorKind::Decompress(_)), "{c:?}: {e}");
         }
+    }
+
+    #[test]
+    fn inflating_reuses_and_grows_the_buffer() {
+        // Blocks of very different sizes and ratios through one buffer and one inflater: the guess from the
+        // previous block is too small, right or too large, and each block comes back whole.
+        let blocks: Vec<Vec<u8>> = vec![
+            vec![7u8; 3 << 20],
+            (0..50_000u32).flat_map(|i| i.to_le_bytes()).collect(),
+            b"tiny".to_vec(),
+            Vec::new(),
+            vec![0u8; 1 << 20],
+        ];
+        let mut out = Vec::new();
+        let mut scratch = None;
+        for b in &blocks {
+            let mut z = Vec::new();
+            Codec::DeflateDefault.compress(b, &mut z).unwrap();
+            Codec::DeflateDefault
+                .decompress_with(&z, &mut out, 3 << 20, &mut scratch)
+                .unwrap();
+            assert_eq!(&out, b);
+        }
+    }
+
+    #[test]
+    fn inflating_to_exactly_the_limit_is_allowed() {
+        let data = vec![1u8; 100_000];
+        let mut z = Vec::new();
+        Codec::DeflateDefault.compress(&data, &mut z).unwrap();
+        let mut out = Vec::new();
+        Codec::DeflateDefault
+            .decompress(&z, &mut out, 100_000)
+            .unwrap();
+        assert_eq!(out, data);
+        let e = Codec::DeflateDefault
+            .decompress(&z, &mut out, 99_999)
+            .unwrap_err();
+        assert!(e.to_string().contains("limit"), "{e}");
+    }
+
+    #[test]
+    fn damaged_deflate_is_an_error() {
+        let data: Vec<u8> = (0..20_000u32).flat_map(|i| (i * 7).to_le_bytes()).collect();
+        let mut z = Vec::new();
+        Codec::DeflateDefault.compress(&data, &mut z).unwrap();
+        let mut out = Vec::new();
+        // Cut short.
+        let e = Codec::DeflateDefault
+            .decompress(&z[..z.len() / 2], &mut out, 1 << 20)
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Decompress(_)), "{e}");
+        // An invalid block type (first header bits 11).
+        let e = Codec::DeflateDefault
+            .decompress(&[0x07, 0, 0, 0], &mut out, 1 << 20)
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Decompress(_)), "{e}");
     }
 
     #[test]

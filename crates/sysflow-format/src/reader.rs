@@ -156,7 +156,7 @@ pub struct TraceReader<R> {
     opts: ReaderOptions,
     raw: Vec<u8>,
     block: Vec<u8>,
-    inflater: Option<flate2::Decompress>,
+    inflater: Option<libdeflater::Decompressor>,
     block_pos: usize,
     block_left: u64,
     block_index: u64,
