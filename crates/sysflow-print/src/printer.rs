@@ -13,7 +13,7 @@ use crate::fields::{field_info, Field, FieldInfo, DEFAULT_FIELDS, FIELD_TABLE, K
 use crate::py::json_str;
 use crate::render::{csv_cell, json_value, str_value, table_text};
 use crate::table::{fit_cell_into, write_github_table, Cells};
-use crate::value::{fast, int_str, RecordView, Value};
+use crate::value::{fast, int_str, Direct, RecordView, Value};
 
 /// Output format (`sysprint -o`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -576,17 +576,27 @@ struct Fmt {
 }
 
 impl Fmt {
+    /// Appends the ISO 8601 date and time of nanosecond timestamp `ts` as `style` renders it.
+    #[inline]
+    fn iso(&mut self, style: Style, out: &mut Vec<u8>, ts: i64) {
+        match style {
+            Style::Json => {
+                out.push(b'"');
+                self.iso.write(out, ts);
+                out.push(b'"');
+            }
+            // Digits, `-`, `:`, `.` and `T`: never quoted.
+            Style::Csv => self.iso.write(out, ts),
+        }
+    }
+
     /// Appends `v` as `style` renders it.
     #[inline]
     fn value(&mut self, style: Style, out: &mut Vec<u8>, v: &Value<'_>) {
         match (style, *v) {
             (_, Value::Int(i)) => fast::int(out, i),
             (Style::Json, Value::Str(s)) => json_str(out, s),
-            (Style::Json, Value::Iso(ts)) => {
-                out.push(b'"');
-                self.iso.write(out, ts);
-                out.push(b'"');
-            }
+            (_, Value::Iso(ts)) => self.iso(style, out, ts),
             (Style::Json, Value::OpFlags(f)) => {
                 // Letters and spaces only: nothing to escape.
                 out.push(b'"');
@@ -596,8 +606,6 @@ impl Fmt {
             (Style::Json, _) => json_value(out, v, &mut self.scratch),
             (Style::Csv, Value::Null) => {}
             (Style::Csv, Value::Str(s)) => csv_cell(out, s),
-            // Digits, letters, spaces, `-`, `:`, `.` and `T`: never quoted.
-            (Style::Csv, Value::Iso(ts)) => self.iso.write(out, ts),
             (Style::Csv, Value::OpFlags(f)) => self.ops.write(out, f),
             (Style::Csv, Value::Ipv4(ip)) => fast::ipv4(out, ip),
             // Never quoted (no comma, quote or line break).
@@ -784,10 +792,13 @@ enum KeepAlive {
 }
 
 /// One step of a [`Plan`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Step {
     /// A literal (keys, braces, separators, values constant for the kind) followed by one field's value.
     One(Vec<u8>, Field),
+    /// [`Step::One`] for a field the plan's kind holds as one integer ([`Direct`]): read and rendered without
+    /// building a [`Value`] (through [`RecordView::get`] when the reader has no value).
+    Direct(Vec<u8>, Field, Direct),
     /// Section `index` of the plan's group `group`: consecutive fields of the group's entities with the literals
     /// before and between them, copied from the cache.
     Section { group: usize, index: usize },
@@ -838,7 +849,10 @@ impl Plan {
             let Some(field) = c.field else { continue };
             let lit = std::mem::take(&mut pending);
             let Some(group) = Source::of(Some(field), kind).map(Source::group) else {
-                steps.push(Step::One(lit, field));
+                steps.push(match Direct::of(field, kind, flat.layout) {
+                    Some(direct) => Step::Direct(lit, field, direct),
+                    None => Step::One(lit, field),
+                });
                 continue;
             };
             let gi = match groups.iter().position(|g| g.group == group) {
@@ -936,6 +950,19 @@ impl Plan {
                 Step::One(lit, field) => {
                     fast::put(out, lit);
                     fmt.value(style, out, &rec.get(*field));
+                }
+                Step::Direct(lit, field, direct) => {
+                    fast::put(out, lit);
+                    match *direct {
+                        Direct::Int(read) => match read(flat.record) {
+                            Some(i) => fast::int(out, i),
+                            None => fmt.value(style, out, &rec.get(*field)),
+                        },
+                        Direct::Iso(read) => match read(flat.record) {
+                            Some(ts) => fmt.iso(style, out, ts),
+                            None => fmt.value(style, out, &rec.get(*field)),
+                        },
+                    }
                 }
                 Step::Section { group, index } => {
                     let n = self.groups[*group].sections.len();

@@ -387,6 +387,89 @@ impl<'a> RecordView<'a> {
     }
 }
 
+/// A field read straight off the record, for fields whose value is one integer of the record itself: a row
+/// program specialised for one kind and layout calls the reader instead of going through [`RecordView::get`] and
+/// the [`Value`] it builds.
+///
+/// Contract (checked by a test over every kind): for a record of the kind and layout the reader was chosen for,
+/// `Int(g)` with `g(r) == Some(v)` means `get` returns `Value::Int(v)`, `Iso(g)` with `g(r) == Some(ts)` means
+/// `get` returns `Value::Iso(ts)`; `None` means nothing is promised (ask `get`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Direct {
+    /// A value `get` renders as an integer.
+    Int(fn(&Record) -> Option<i64>),
+    /// A nanosecond timestamp `get` renders as an ISO 8601 date and time.
+    Iso(fn(&Record) -> Option<i64>),
+}
+
+impl Direct {
+    /// The direct reader of `field` for records of `kind` written with `layout`, if it has one.
+    pub(crate) fn of(field: Field, kind: RecordKind, layout: Layout) -> Option<Direct> {
+        use Field as F;
+        use RecordKind as K;
+        if kind.is_entity() {
+            return None;
+        }
+        Some(match field {
+            F::Ts => Direct::Iso(evflow_ts),
+            F::TsUts => Direct::Int(evflow_ts),
+            F::EndTs => Direct::Iso(end_ts),
+            F::EndTsUts => Direct::Int(end_ts),
+            F::ProcTid => Direct::Int(tid),
+            F::OpFlagsBitmap => Direct::Int(|r| r.op_flags().map(i64::from)),
+            F::Ret => Direct::Int(|r| match r {
+                Record::ProcessEvent(e) => Some(i64::from(e.ret)),
+                Record::FileEvent(e) => Some(i64::from(e.ret)),
+                Record::NetworkEvent(e) => Some(i64::from(e.ret)),
+                _ => None,
+            }),
+            F::FileFd if kind == K::FileFlow => Direct::Int(|r| match r {
+                Record::FileFlow(f) => Some(i64::from(f.fd)),
+                _ => None,
+            }),
+            F::FileFd if kind == K::NetworkFlow && layout.has(OptionalField::NetworkFlowFd) => {
+                Direct::Int(|r| match r {
+                    Record::NetworkFlow(f) => Some(i64::from(f.fd)),
+                    _ => None,
+                })
+            }
+            F::FileOpenFlags if layout.has(OptionalField::FileFlowOpenFlags) => {
+                Direct::Int(|r| match r {
+                    Record::FileFlow(f) => Some(i64::from(f.open_flags)),
+                    _ => None,
+                })
+            }
+            F::NetProto => Direct::Int(|r| net(r).map(|n| i64::from(n.proto))),
+            F::NetSport => Direct::Int(|r| net(r).map(|n| i64::from(n.sport))),
+            F::NetDport => Direct::Int(|r| net(r).map(|n| i64::from(n.dport))),
+            F::FlowRbytes => Direct::Int(|r| match r {
+                Record::NetworkFlow(f) => Some(f.num_r_recv_bytes),
+                Record::FileFlow(f) => Some(f.num_r_recv_bytes),
+                _ => None,
+            }),
+            F::FlowRops => Direct::Int(|r| match r {
+                Record::NetworkFlow(f) => Some(f.num_r_recv_ops),
+                Record::FileFlow(f) => Some(f.num_r_recv_ops),
+                _ => None,
+            }),
+            F::FlowWbytes => Direct::Int(|r| match r {
+                Record::NetworkFlow(f) => Some(f.num_w_send_bytes),
+                Record::FileFlow(f) => Some(f.num_w_send_bytes),
+                _ => None,
+            }),
+            F::FlowWops => Direct::Int(|r| match r {
+                Record::NetworkFlow(f) => Some(f.num_w_send_ops),
+                Record::FileFlow(f) => Some(f.num_w_send_ops),
+                _ => None,
+            }),
+            F::PfNthreads => Direct::Int(|r| pf(r).map(|p| p.num_threads_cloned)),
+            F::PfNexits => Direct::Int(|r| pf(r).map(|p| p.num_threads_exited)),
+            F::PfNerrors => Direct::Int(|r| pf(r).map(|p| p.num_clone_errors)),
+            _ => return None,
+        })
+    }
+}
+
 fn s(v: Option<&str>) -> Value<'_> {
     v.map_or(Value::Str(""), Value::Str)
 }
@@ -463,6 +546,170 @@ fn pf(r: &Record) -> Option<&sysflow_format::ProcessFlow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One record of every event and flow kind, each number distinct.
+    fn every_event_and_flow() -> Vec<Record> {
+        use sysflow_format::*;
+        let oid = Oid {
+            hpid: 11,
+            create_ts: 12,
+        };
+        vec![
+            Record::ProcessEvent(ProcessEvent {
+                proc_oid: oid,
+                ts: 1_700_000_000_123_456_789,
+                tid: 21,
+                op_flags: 22,
+                ret: -23,
+                ..Default::default()
+            }),
+            Record::NetworkFlow(NetworkFlow {
+                proc_oid: oid,
+                ts: 1_700_000_001_000_000_001,
+                tid: 31,
+                op_flags: 32,
+                end_ts: 1_700_000_002_000_000_002,
+                sip: 33,
+                sport: 34,
+                dip: 35,
+                dport: 36,
+                proto: 37,
+                fd: 38,
+                num_r_recv_ops: 39,
+                num_w_send_ops: 40,
+                num_r_recv_bytes: 41,
+                num_w_send_bytes: 42,
+            }),
+            Record::FileFlow(FileFlow {
+                proc_oid: oid,
+                ts: 1_700_000_003_000_000_003,
+                tid: 51,
+                op_flags: 52,
+                open_flags: 53,
+                end_ts: 1_700_000_004_000_000_004,
+                fd: 54,
+                num_r_recv_ops: 55,
+                num_w_send_ops: 56,
+                num_r_recv_bytes: 57,
+                num_w_send_bytes: 58,
+                ..Default::default()
+            }),
+            Record::FileEvent(FileEvent {
+                proc_oid: oid,
+                ts: 1_700_000_005_000_000_005,
+                tid: 61,
+                op_flags: 62,
+                ret: 63,
+                ..Default::default()
+            }),
+            Record::NetworkEvent(NetworkEvent {
+                proc_oid: oid,
+                ts: 1_700_000_006_000_000_006,
+                tid: 71,
+                op_flags: 72,
+                sip: 73,
+                sport: 74,
+                dip: 75,
+                dport: 76,
+                proto: 77,
+                ret: 78,
+            }),
+            Record::ProcessFlow(ProcessFlow {
+                proc_oid: oid,
+                ts: 1_700_000_007_000_000_007,
+                num_threads_cloned: 81,
+                op_flags: 82,
+                end_ts: 1_700_000_008_000_000_008,
+                num_threads_exited: 83,
+                num_clone_errors: 84,
+            }),
+            Record::K8sEvent(K8sEvent {
+                ts: 1_700_000_009_000_000_009,
+                ..Default::default()
+            }),
+        ]
+    }
+
+    #[test]
+    fn timestamps_split_as_python_does() {
+        // The float arithmetic of Python's `utcfromtimestamp(ts / 1e9)`, spelled with `trunc` and `round`.
+        fn python(ts_ns: i64) -> (i64, u32) {
+            let t = ts_ns as f64 / 1e9;
+            let mut secs = t.trunc();
+            let x = (t - secs) * 1e6;
+            let mut us = x.round();
+            if (x - us).abs() == 0.5 {
+                us = 2.0 * (x / 2.0).round();
+            }
+            if us >= 1e6 {
+                us -= 1e6;
+                secs += 1.0;
+            } else if us < 0.0 {
+                us += 1e6;
+                secs -= 1.0;
+            }
+            (secs as i64, us as u32)
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut cases: Vec<i64> = vec![
+            0,
+            1,
+            -1,
+            500,
+            -500,
+            1500,
+            2500,
+            -2500,
+            999_999_500,
+            -999_999_500,
+        ];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let base = 1_700_000_000_000_000_000i64 + (x % 100_000_000_000_000) as i64;
+            // Around half-microsecond ties, and anywhere.
+            cases.push(base / 1000 * 1000 + 500);
+            cases.push(base);
+            cases.push(-base);
+            cases.push((x >> 20) as i64 - (1 << 43));
+        }
+        for ts in cases {
+            assert_eq!(fast::split_ts(ts), python(ts), "{ts}");
+        }
+    }
+
+    #[test]
+    fn direct_readers_agree_with_get() {
+        // Every field of every event and flow kind, with and without the optional fields: where a direct reader
+        // has a value, `get` has the same one; where it has none, a row program asks `get` anyway.
+        let mut checked = 0;
+        for layout in [Layout::V5, Layout::EMPTY] {
+            for r in every_event_and_flow() {
+                let flat = FlatRecord::new(r, layout);
+                let view = RecordView::new(&flat);
+                for field in Field::ALL {
+                    match Direct::of(field, flat.record.kind(), layout) {
+                        Some(Direct::Int(read)) => {
+                            if let Some(v) = read(&flat.record) {
+                                assert_eq!(view.get(field), Value::Int(v), "{field:?} {flat:?}");
+                                checked += 1;
+                            }
+                        }
+                        Some(Direct::Iso(read)) => {
+                            if let Some(v) = read(&flat.record) {
+                                assert_eq!(view.get(field), Value::Iso(v), "{field:?} {flat:?}");
+                                checked += 1;
+                            }
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        // Each kind's timestamps and numbers, with the optional fields present or not (106 when written).
+        assert!(checked >= 100, "only {checked} values checked");
+    }
 
     #[test]
     fn ints_render_in_decimal() {
@@ -638,23 +885,31 @@ pub mod fast {
     /// Python's split of `ts / 1e9` into whole seconds and microseconds: `modf` of the f64 seconds, microseconds
     /// rounded half to even (with carry).
     #[inline]
-    fn split_ts(ts_ns: i64) -> (i64, u32) {
+    pub(crate) fn split_ts(ts_ns: i64) -> (i64, u32) {
         let t = ts_ns as f64 / 1e9;
-        let mut secs = t.trunc();
-        let frac = t - secs;
+        // `trunc` and `round` without libm calls: |t| < 2^63, so the casts truncate exactly, and a number minus
+        // its truncation is exact.
+        let mut secs = t as i64;
+        let frac = t - secs as f64;
         let x = frac * 1e6;
-        let mut us = x.round();
-        if (x - us).abs() == 0.5 {
-            us = 2.0 * (x / 2.0).round();
+        let whole = x as i64;
+        let rest = x - whole as f64;
+        // Half to even, as Python's `round`.
+        let mut us = if rest > 0.5 || (rest == 0.5 && whole % 2 != 0) {
+            whole + 1
+        } else if rest < -0.5 || (rest == -0.5 && whole % 2 != 0) {
+            whole - 1
+        } else {
+            whole
+        };
+        if us >= 1_000_000 {
+            us -= 1_000_000;
+            secs += 1;
+        } else if us < 0 {
+            us += 1_000_000;
+            secs -= 1;
         }
-        if us >= 1e6 {
-            us -= 1e6;
-            secs += 1.0;
-        } else if us < 0.0 {
-            us += 1e6;
-            secs -= 1.0;
-        }
-        (secs as i64, us as u32)
+        (secs, us as u32)
     }
 
     /// `YYYY-MM-DDTHH:MM:SS` of a second since the epoch (years clamped to 0..=9999).
