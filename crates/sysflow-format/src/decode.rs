@@ -19,14 +19,12 @@ const MAX_DEPTH: usize = 32;
 /// bits dropped).
 #[inline]
 fn pack7(w: u64) -> u64 {
-    (w & 0x7f)
-        | ((w >> 1) & (0x7f << 7))
-        | ((w >> 2) & (0x7f << 14))
-        | ((w >> 3) & (0x7f << 21))
-        | ((w >> 4) & (0x7f << 28))
-        | ((w >> 5) & (0x7f << 35))
-        | ((w >> 6) & (0x7f << 42))
-        | ((w >> 7) & (0x7f << 49))
+    // Groups closed up pairwise: 7-bit groups into 14-bit halves of 16-bit lanes, those into 28-bit halves of
+    // 32-bit lanes, those into 56 bits.
+    let v = w & 0x7f7f_7f7f_7f7f_7f7f;
+    let v = (v & 0x007f_007f_007f_007f) | ((v >> 1) & 0x3f80_3f80_3f80_3f80);
+    let v = (v & 0x0000_3fff_0000_3fff) | ((v >> 2) & 0x0fff_c000_0fff_c000);
+    (v & 0x0000_0000_0fff_ffff) | ((v >> 4) & 0x00ff_ffff_f000_0000)
 }
 
 /// A cursor over the bytes of a decompressed block (or one stream message).
@@ -1101,6 +1099,24 @@ fn apply(rec: &mut Record, slot: u8, v: Value<'_>) {
 #[cfg(test)]
 mod tests {
     use super::Cursor;
+
+    #[test]
+    fn seven_bit_groups_pack_in_order() {
+        // Group by group, as the varint definition reads.
+        fn by_group(w: u64) -> u64 {
+            (0..8).fold(0, |v, i| v | (((w >> (8 * i)) & 0x7f) << (7 * i)))
+        }
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..1_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            assert_eq!(super::pack7(x), by_group(x), "{x:#x}");
+        }
+        for w in [0, u64::MAX, 0x8080_8080_8080_8080, 0x7f7f_7f7f_7f7f_7f7f] {
+            assert_eq!(super::pack7(w), by_group(w), "{w:#x}");
+        }
+    }
 
     fn zigzag_varint(v: i64, out: &mut Vec<u8>) {
         let mut u = ((v << 1) ^ (v >> 63)) as u64;
