@@ -44,7 +44,7 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
             ip: "10.1.2.3".into(),
             filename: "/mnt/data/1700000000".into(),
         }),
-        Record::Pod(Pod {
+        Record::Pod(Box::new(Pod {
             ts: 1_700_000_000_000_000_000,
             id: "pod-1".into(),
             name: "web-0".into(),
@@ -67,8 +67,8 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
                 }],
                 cluster_ip: vec![i64::from(ipv4_from_octets([10, 96, 0, 10]) as u32)],
             }],
-        }),
-        Record::Container(Container {
+        })),
+        Record::Container(Box::new(Container {
             id: cid.clone(),
             name: "web".into(),
             image: "nginx:latest".into(),
@@ -76,8 +76,8 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
             container_type: ContainerType::Containerd,
             privileged: true,
             pod_id: Some("pod-1".into()),
-        }),
-        Record::Process(Process {
+        })),
+        Record::Process(Box::new(Process {
             state: ObjectState::Created,
             oid: p0,
             poid: None,
@@ -98,8 +98,8 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
                 "=".into(),
                 "TERM=\u{7f}x é".into(),
             ],
-        }),
-        Record::Process(Process {
+        })),
+        Record::Process(Box::new(Process {
             state: ObjectState::Modified,
             oid: p1,
             poid: Some(p0),
@@ -115,7 +115,7 @@ fn every_type(with_network_event: bool) -> Vec<Record> {
             entry: false,
             cwd: "/home/app".into(),
             env: vec![],
-        }),
+        })),
         Record::File(File {
             state: ObjectState::Created,
             oid: f1,

@@ -446,7 +446,7 @@ impl<S: RecordSink> Collector<S> {
             }
             _ => return Ok(()),
         };
-        self.out(Record::Container(rec))
+        self.out(Record::Container(Box::new(rec)))
     }
 
     fn write_proc(&mut self, pid: u32, state: ObjectState) -> Result<()> {
@@ -461,7 +461,7 @@ impl<S: RecordSink> Collector<S> {
             None => return Ok(()),
         };
         let r = self.proc_record(&rec, state);
-        self.out(Record::Process(r))
+        self.out(Record::Process(Box::new(r)))
     }
 
     /// Makes sure `pid` (and its missing ancestors, root first) are written in the current segment. Returns its oid.

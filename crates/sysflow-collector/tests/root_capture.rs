@@ -116,7 +116,7 @@ fn index_of(recs: &[Record], pred: impl Fn(&Record) -> bool) -> Option<usize> {
 fn proc_of(recs: &[Record], oid: Oid) -> Vec<Process> {
     recs.iter()
         .filter_map(|r| match r {
-            Record::Process(p) if p.oid == oid => Some(p.clone()),
+            Record::Process(p) if p.oid == oid => Some((**p).clone()),
             _ => None,
         })
         .collect()
@@ -434,7 +434,7 @@ fn root_exec_chain_has_parents_and_exit_codes() {
     let procs: Vec<Process> = recs
         .iter()
         .filter_map(|r| match r {
-            Record::Process(p) => Some(p.clone()),
+            Record::Process(p) => Some((**p).clone()),
             _ => None,
         })
         .collect();

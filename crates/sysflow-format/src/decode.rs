@@ -873,8 +873,8 @@ fn sym<'a>(v: &Value<'a>) -> &'a str {
 fn empty(kind: RecordKind) -> Record {
     match kind {
         RecordKind::Header => Record::Header(Header::default()),
-        RecordKind::Container => Record::Container(Container::default()),
-        RecordKind::Process => Record::Process(Process::default()),
+        RecordKind::Container => Record::Container(Box::default()),
+        RecordKind::Process => Record::Process(Box::default()),
         RecordKind::File => Record::File(File::default()),
         RecordKind::ProcessEvent => Record::ProcessEvent(ProcessEvent::default()),
         RecordKind::NetworkFlow => Record::NetworkFlow(NetworkFlow::default()),
@@ -882,7 +882,7 @@ fn empty(kind: RecordKind) -> Record {
         RecordKind::FileEvent => Record::FileEvent(FileEvent::default()),
         RecordKind::NetworkEvent => Record::NetworkEvent(NetworkEvent::default()),
         RecordKind::ProcessFlow => Record::ProcessFlow(ProcessFlow::default()),
-        RecordKind::Pod => Record::Pod(Pod::default()),
+        RecordKind::Pod => Record::Pod(Box::default()),
         RecordKind::K8sEvent => Record::K8sEvent(K8sEvent::default()),
     }
 }

@@ -537,19 +537,19 @@ impl Flattener {
                     .then(|| self.empty(Record::Header((*h).clone()), layout))
             }
             Record::Container(c) => {
-                let c = Arc::new(c);
+                let c: Arc<Container> = Arc::from(c);
                 self.containers.insert(c.id.clone(), c.clone());
                 self.invalidate_links();
                 if !self.with_entities {
                     return None;
                 }
-                let mut out = self.empty(Record::Container((*c).clone()), layout);
+                let mut out = self.empty(Record::Container(Box::new((*c).clone())), layout);
                 out.pod = c.pod_id.as_deref().and_then(|p| self.pods.get(p)).cloned();
                 out.container = Some(c);
                 Some(out)
             }
             Record::Process(p) => {
-                let p = Arc::new(p);
+                let p: Arc<Process> = Arc::from(p);
                 if self.segment == 0 {
                     self.new_segment();
                 }
@@ -568,7 +568,7 @@ impl Flattener {
                 if !self.with_entities {
                     return None;
                 }
-                let mut out = self.empty(Record::Process((*p).clone()), layout);
+                let mut out = self.empty(Record::Process(Box::new((*p).clone())), layout);
                 self.link_container(p.container_id.as_deref(), &mut out);
                 out.process = Some(p);
                 Some(out)
@@ -585,13 +585,13 @@ impl Flattener {
                 Some(out)
             }
             Record::Pod(p) => {
-                let p = Arc::new(p);
+                let p: Arc<Pod> = Arc::from(p);
                 self.pods.insert(p.id.clone(), p.clone());
                 self.invalidate_links();
                 if !self.with_entities {
                     return None;
                 }
-                let mut out = self.empty(Record::Pod((*p).clone()), layout);
+                let mut out = self.empty(Record::Pod(Box::new((*p).clone())), layout);
                 out.pod = Some(p);
                 Some(out)
             }
@@ -621,8 +621,16 @@ mod tests {
     use super::*;
     use crate::records::ProcessEvent;
 
+    // Flat records are sent between threads in batches and moved through every sink; they embed a Record (kept
+    // small by boxing its large entities) and otherwise hold only shared pointers.
+    #[test]
+    fn flat_record_stays_small() {
+        let size = std::mem::size_of::<FlatRecord>();
+        assert!(size <= 192, "FlatRecord is {size} bytes");
+    }
+
     fn proc(pid: i64, parent: Option<i64>) -> Record {
-        Record::Process(Process {
+        Record::Process(Box::new(Process {
             oid: Oid {
                 create_ts: 0,
                 hpid: pid,
@@ -633,7 +641,7 @@ mod tests {
             }),
             exe: format!("/bin/p{pid}"),
             ..Default::default()
-        })
+        }))
     }
 
     fn event(pid: i64) -> Record {
@@ -712,21 +720,21 @@ mod tests {
         assert_eq!(linked.parent.as_ref().map(|p| p.oid.hpid), Some(1));
         assert!(linked.container.is_none());
         f.push(
-            Record::Container(Container {
+            Record::Container(Box::new(Container {
                 id: "c".into(),
                 pod_id: Some("p".into()),
                 ..Default::default()
-            }),
+            })),
             Layout::V5,
         );
         let linked = f.push(event(2), Layout::V5).unwrap();
         assert_eq!(linked.container.as_ref().map(|c| c.id.as_str()), Some("c"));
         assert!(linked.pod.is_none());
         f.push(
-            Record::Pod(Pod {
+            Record::Pod(Box::new(Pod {
                 id: "p".into(),
                 ..Default::default()
-            }),
+            })),
             Layout::V5,
         );
         let linked = f.push(event(2), Layout::V5).unwrap();

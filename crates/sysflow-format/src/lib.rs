@@ -22,7 +22,7 @@
 //! let oid = Oid { create_ts: 1, hpid: 42 };
 //! let mut w = TraceWriter::new(Vec::new(), Default::default())?;
 //! w.write(&Record::Header(Header { version: 5, exporter: "host".into(), ..Default::default() }))?;
-//! w.write(&Record::Process(Process { oid, exe: "/bin/sh".into(), ..Default::default() }))?;
+//! w.write(&Record::Process(Box::new(Process { oid, exe: "/bin/sh".into(), ..Default::default() })))?;
 //! w.write(&Record::ProcessEvent(ProcessEvent { proc_oid: oid, op_flags: op::EXEC, ..Default::default() }))?;
 //! let bytes = w.finish()?;
 //!

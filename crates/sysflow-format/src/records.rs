@@ -594,14 +594,18 @@ impl fmt::Display for RecordKind {
 }
 
 /// One SysFlow record: a value of the `sysflow.SysFlow.rec` union.
+///
+/// The large, rare entities (container, process, pod) are boxed so that the enum stays small
+/// (at most 112 bytes): records are moved many times on the read path, and events and flows
+/// far outnumber entities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     /// Header.
     Header(Header),
-    /// Container entity.
-    Container(Container),
-    /// Process entity.
-    Process(Process),
+    /// Container entity (boxed: it is much larger than an event or flow).
+    Container(Box<Container>),
+    /// Process entity (boxed: it is much larger than an event or flow).
+    Process(Box<Process>),
     /// File entity.
     File(File),
     /// Process event.
@@ -616,8 +620,8 @@ pub enum Record {
     NetworkEvent(NetworkEvent),
     /// Process flow.
     ProcessFlow(ProcessFlow),
-    /// Pod entity.
-    Pod(Pod),
+    /// Pod entity (boxed: it is much larger than an event or flow).
+    Pod(Box<Pod>),
     /// Kubernetes event.
     K8sEvent(K8sEvent),
 }
@@ -682,5 +686,24 @@ impl Record {
             Record::ProcessFlow(r) => Some(r.op_flags),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    // Records are moved many times on the read path (decoder, flattener, batches sent between threads), so their
+    // size is part of the read cost. The large entities (container, process, pod: 128-232 bytes) are boxed so that
+    // the enum is the size of its largest inline variant, the 104-byte network and file flows, plus the tag.
+    // Unboxing an entity or growing a flow fails here instead of slowing reads silently.
+    #[test]
+    fn record_stays_small() {
+        assert!(
+            size_of::<Record>() <= 112,
+            "Record is {} bytes",
+            size_of::<Record>()
+        );
     }
 }

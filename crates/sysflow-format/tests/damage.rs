@@ -11,7 +11,7 @@ fn sample(n: usize, codec: Codec, block: usize) -> (Vec<Record>, Vec<u8>) {
         ..Default::default()
     })];
     for i in 0..n as i64 {
-        recs.push(Record::Process(Process {
+        recs.push(Record::Process(Box::new(Process {
             oid: Oid {
                 create_ts: i,
                 hpid: i,
@@ -19,7 +19,7 @@ fn sample(n: usize, codec: Codec, block: usize) -> (Vec<Record>, Vec<u8>) {
             exe: format!("/bin/p{i}"),
             env: vec!["A=1".into()],
             ..Default::default()
-        }));
+        })));
         recs.push(Record::FileFlow(FileFlow {
             proc_oid: Oid {
                 create_ts: i,

@@ -46,7 +46,7 @@ fn record() -> impl Strategy<Value = Record> {
             proptest::option::of(s())
         )
             .prop_map(|(id, name, image, imageid, t, privileged, pod_id)| {
-                Record::Container(Container {
+                Record::Container(Box::new(Container {
                     id,
                     name,
                     image,
@@ -54,7 +54,7 @@ fn record() -> impl Strategy<Value = Record> {
                     container_type: ContainerType::from_ordinal(t).unwrap_or_default(),
                     privileged,
                     pod_id,
-                })
+                }))
             }),
         (
             (
@@ -81,7 +81,7 @@ fn record() -> impl Strategy<Value = Record> {
                     (uid, user_name, gid, group_name, tty, container_id),
                     (entry, cwd, env),
                 )| {
-                    Record::Process(Process {
+                    Record::Process(Box::new(Process {
                         state,
                         oid,
                         poid,
@@ -97,7 +97,7 @@ fn record() -> impl Strategy<Value = Record> {
                         entry,
                         cwd,
                         env,
-                    })
+                    }))
                 }
             ),
         (
@@ -262,7 +262,7 @@ fn record() -> impl Strategy<Value = Record> {
                     (labels, selectors),
                     svcs,
                 )| {
-                    Record::Pod(Pod {
+                    Record::Pod(Box::new(Pod {
                         ts,
                         id,
                         name,
@@ -291,7 +291,7 @@ fn record() -> impl Strategy<Value = Record> {
                                 cluster_ip,
                             })
                             .collect(),
-                    })
+                    }))
                 }
             ),
         (0u32..10, 0u32..6, any::<i64>(), s()).prop_map(|(k, a, ts, message)| Record::K8sEvent(

@@ -237,7 +237,7 @@ impl Generator {
         }));
         for i in 0..3 {
             let id = format!("{:012x}", 0xabc000 + i + self.rng.below(1 << 20));
-            self.queue.push_back(Record::Container(Container {
+            self.queue.push_back(Record::Container(Box::new(Container {
                 id: id.clone(),
                 name: format!("app-{i}"),
                 image: ["nginx:1.25", "node:20-alpine", "python:3.11-slim"][i as usize % 3].into(),
@@ -245,7 +245,7 @@ impl Generator {
                 container_type: ContainerType::Docker,
                 privileged: i == 2,
                 pod_id: None,
-            }));
+            })));
             self.containers.push(id);
         }
         self.segment_left = self.segment_records;
@@ -263,7 +263,7 @@ impl Generator {
             create_ts: ts,
             hpid: pid,
         };
-        self.queue.push_back(Record::Process(Process {
+        self.queue.push_back(Record::Process(Box::new(Process {
             state: ObjectState::Created,
             oid,
             poid: parent,
@@ -279,7 +279,7 @@ impl Generator {
             entry: parent.is_none(),
             cwd: "/app".into(),
             env: ENV.iter().map(|s| s.to_string()).collect(),
-        }));
+        })));
         let mut files = Vec::new();
         for path in p.files {
             let cid = container.clone().unwrap_or_default();
