@@ -224,12 +224,7 @@ impl<'a> RecordView<'a> {
             F::OpFlagsBitmap => r
                 .op_flags()
                 .map_or(Value::Str(""), |f| Value::Int(f as i64)),
-            F::Ret => match r {
-                Record::ProcessEvent(e) => Value::Int(e.ret as i64),
-                Record::FileEvent(e) => Value::Int(e.ret as i64),
-                Record::NetworkEvent(e) => Value::Int(e.ret as i64),
-                _ => Value::Null,
-            },
+            F::Ret => ret(r).map_or(Value::Null, Value::Int),
             F::Ts => evflow_ts(r).map_or(Value::Str(""), Value::Iso),
             F::TsUts => int(evflow_ts(r)),
             F::EndTs => end_ts(r).map_or(Value::Str(""), Value::Iso),
@@ -284,21 +279,17 @@ impl<'a> RecordView<'a> {
             F::PprocArgs => s(pproc.map(|p| p.exe_args.as_str())),
             F::PprocCreateTs => pproc.map_or(Value::Str(""), |p| Value::Int(p.oid.create_ts)),
             F::FileFd => match r {
-                Record::FileFlow(f) => Value::Int(f.fd as i64),
-                Record::NetworkFlow(f) if layout.has(OptionalField::NetworkFlowFd) => {
-                    Value::Int(f.fd as i64)
+                Record::NetworkFlow(_) if !layout.has(OptionalField::NetworkFlowFd) => {
+                    Value::Str("")
                 }
-                _ => Value::Str(""),
+                _ => fd(r).map_or(Value::Str(""), Value::Int),
             },
             F::FilePath => s(file.map(|f| f.path.as_str())),
             F::FileNewPath => s(new_file.map(|f| f.path.as_str())),
             F::FileType => file.map_or(Value::Str(""), |f| Value::Char(f.restype)),
-            F::FileOpenFlags => match r {
-                Record::FileFlow(f) if layout.has(OptionalField::FileFlowOpenFlags) => {
-                    Value::Int(f.open_flags as i64)
-                }
-                _ => Value::Str(""),
-            },
+            F::FileOpenFlags => open_flags(r)
+                .filter(|_| layout.has(OptionalField::FileFlowOpenFlags))
+                .map_or(Value::Str(""), Value::Int),
             F::NetProto => net(r).map_or(Value::Str(""), |n| Value::Int(n.proto as i64)),
             F::NetSport => int(net(r).map(|n| n.sport as i64)),
             F::NetDport => int(net(r).map(|n| n.dport as i64)),
@@ -319,29 +310,10 @@ impl<'a> RecordView<'a> {
                     None => Value::Str(""),
                 },
             },
-            F::FlowRbytes | F::FlowRops | F::FlowWbytes | F::FlowWops => {
-                let counters = match r {
-                    Record::NetworkFlow(f) => Some((
-                        f.num_r_recv_bytes,
-                        f.num_r_recv_ops,
-                        f.num_w_send_bytes,
-                        f.num_w_send_ops,
-                    )),
-                    Record::FileFlow(f) => Some((
-                        f.num_r_recv_bytes,
-                        f.num_r_recv_ops,
-                        f.num_w_send_bytes,
-                        f.num_w_send_ops,
-                    )),
-                    _ => None,
-                };
-                int(counters.map(|(rb, ro, wb, wo)| match field {
-                    F::FlowRbytes => rb,
-                    F::FlowRops => ro,
-                    F::FlowWbytes => wb,
-                    _ => wo,
-                }))
-            }
+            F::FlowRbytes => int(counters(r).map(|c| c.rbytes)),
+            F::FlowRops => int(counters(r).map(|c| c.rops)),
+            F::FlowWbytes => int(counters(r).map(|c| c.wbytes)),
+            F::FlowWops => int(counters(r).map(|c| c.wops)),
             F::PfNthreads => int(pf(r).map(|p| p.num_threads_cloned)),
             F::PfNexits => int(pf(r).map(|p| p.num_threads_exited)),
             F::PfNerrors => int(pf(r).map(|p| p.num_clone_errors)),
@@ -406,7 +378,6 @@ impl Direct {
     /// The direct reader of `field` for records of `kind` written with `layout`, if it has one.
     pub(crate) fn of(field: Field, kind: RecordKind, layout: Layout) -> Option<Direct> {
         use Field as F;
-        use RecordKind as K;
         if kind.is_entity() {
             return None;
         }
@@ -417,51 +388,22 @@ impl Direct {
             F::EndTsUts => Direct::Int(end_ts),
             F::ProcTid => Direct::Int(tid),
             F::OpFlagsBitmap => Direct::Int(|r| r.op_flags().map(i64::from)),
-            F::Ret => Direct::Int(|r| match r {
-                Record::ProcessEvent(e) => Some(i64::from(e.ret)),
-                Record::FileEvent(e) => Some(i64::from(e.ret)),
-                Record::NetworkEvent(e) => Some(i64::from(e.ret)),
-                _ => None,
-            }),
-            F::FileFd if kind == K::FileFlow => Direct::Int(|r| match r {
-                Record::FileFlow(f) => Some(i64::from(f.fd)),
-                _ => None,
-            }),
-            F::FileFd if kind == K::NetworkFlow && layout.has(OptionalField::NetworkFlowFd) => {
-                Direct::Int(|r| match r {
-                    Record::NetworkFlow(f) => Some(i64::from(f.fd)),
-                    _ => None,
-                })
+            F::Ret => Direct::Int(ret),
+            F::FileFd
+                if kind != RecordKind::NetworkFlow || layout.has(OptionalField::NetworkFlowFd) =>
+            {
+                Direct::Int(fd)
             }
             F::FileOpenFlags if layout.has(OptionalField::FileFlowOpenFlags) => {
-                Direct::Int(|r| match r {
-                    Record::FileFlow(f) => Some(i64::from(f.open_flags)),
-                    _ => None,
-                })
+                Direct::Int(open_flags)
             }
             F::NetProto => Direct::Int(|r| net(r).map(|n| i64::from(n.proto))),
             F::NetSport => Direct::Int(|r| net(r).map(|n| i64::from(n.sport))),
             F::NetDport => Direct::Int(|r| net(r).map(|n| i64::from(n.dport))),
-            F::FlowRbytes => Direct::Int(|r| match r {
-                Record::NetworkFlow(f) => Some(f.num_r_recv_bytes),
-                Record::FileFlow(f) => Some(f.num_r_recv_bytes),
-                _ => None,
-            }),
-            F::FlowRops => Direct::Int(|r| match r {
-                Record::NetworkFlow(f) => Some(f.num_r_recv_ops),
-                Record::FileFlow(f) => Some(f.num_r_recv_ops),
-                _ => None,
-            }),
-            F::FlowWbytes => Direct::Int(|r| match r {
-                Record::NetworkFlow(f) => Some(f.num_w_send_bytes),
-                Record::FileFlow(f) => Some(f.num_w_send_bytes),
-                _ => None,
-            }),
-            F::FlowWops => Direct::Int(|r| match r {
-                Record::NetworkFlow(f) => Some(f.num_w_send_ops),
-                Record::FileFlow(f) => Some(f.num_w_send_ops),
-                _ => None,
-            }),
+            F::FlowRbytes => Direct::Int(|r| counters(r).map(|c| c.rbytes)),
+            F::FlowRops => Direct::Int(|r| counters(r).map(|c| c.rops)),
+            F::FlowWbytes => Direct::Int(|r| counters(r).map(|c| c.wbytes)),
+            F::FlowWops => Direct::Int(|r| counters(r).map(|c| c.wops)),
             F::PfNthreads => Direct::Int(|r| pf(r).map(|p| p.num_threads_cloned)),
             F::PfNexits => Direct::Int(|r| pf(r).map(|p| p.num_threads_exited)),
             F::PfNerrors => Direct::Int(|r| pf(r).map(|p| p.num_clone_errors)),
@@ -531,6 +473,59 @@ fn net(r: &Record) -> Option<Net> {
             sport: e.sport,
             dip: e.dip,
             dport: e.dport,
+        }),
+        _ => None,
+    }
+}
+
+/// The return value of an event.
+fn ret(r: &Record) -> Option<i64> {
+    match r {
+        Record::ProcessEvent(e) => Some(i64::from(e.ret)),
+        Record::FileEvent(e) => Some(i64::from(e.ret)),
+        Record::NetworkEvent(e) => Some(i64::from(e.ret)),
+        _ => None,
+    }
+}
+
+/// The descriptor of a flow (a network flow's only where the writer schema has it: see the layout).
+fn fd(r: &Record) -> Option<i64> {
+    match r {
+        Record::FileFlow(f) => Some(i64::from(f.fd)),
+        Record::NetworkFlow(f) => Some(i64::from(f.fd)),
+        _ => None,
+    }
+}
+
+/// The open flags of a file flow (where the writer schema has them: see the layout).
+fn open_flags(r: &Record) -> Option<i64> {
+    match r {
+        Record::FileFlow(f) => Some(i64::from(f.open_flags)),
+        _ => None,
+    }
+}
+
+/// The read and write counters of a network or file flow.
+struct Counters {
+    rbytes: i64,
+    rops: i64,
+    wbytes: i64,
+    wops: i64,
+}
+
+fn counters(r: &Record) -> Option<Counters> {
+    match r {
+        Record::NetworkFlow(f) => Some(Counters {
+            rbytes: f.num_r_recv_bytes,
+            rops: f.num_r_recv_ops,
+            wbytes: f.num_w_send_bytes,
+            wops: f.num_w_send_ops,
+        }),
+        Record::FileFlow(f) => Some(Counters {
+            rbytes: f.num_r_recv_bytes,
+            rops: f.num_r_recv_ops,
+            wbytes: f.num_w_send_bytes,
+            wops: f.num_w_send_ops,
         }),
         _ => None,
     }
