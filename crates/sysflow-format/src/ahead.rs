@@ -100,11 +100,21 @@ impl<T> Batches<T> {
 
     /// Moves to the next item.
     pub(crate) fn advance(&mut self) -> Next<'_, T> {
+        match self.forward() {
+            Status::Item => Next::Item(&mut self.batch[self.pos - 1]),
+            Status::End => Next::End,
+            Status::Died => Next::Died,
+        }
+    }
+
+    /// Moves to the next item, to be used with [`Batches::current`] (for callers that return a borrow of some
+    /// items and skip others: `advance`'s borrow would outlast the loop).
+    pub(crate) fn forward(&mut self) -> Status {
         loop {
             if self.pos < self.batch.len() {
                 self.pos += 1;
                 if self.batch[self.pos - 1].is_some() {
-                    return Next::Item(&mut self.batch[self.pos - 1]);
+                    return Status::Item;
                 }
                 continue;
             }
@@ -118,16 +128,34 @@ impl<T> Batches<T> {
                 Err(_) => {
                     // The thread is done: it ended with its items, or it died, which must not pass for the end.
                     let Some(thread) = self.thread.take() else {
-                        return Next::End;
+                        return Status::End;
                     };
                     return match thread.join() {
-                        Ok(()) => Next::End,
-                        Err(_) => Next::Died,
+                        Ok(()) => Status::End,
+                        Err(_) => Status::Died,
                     };
                 }
             }
         }
     }
+
+    /// The place of the item [`Batches::forward`] moved to (`None` before the first item; holding `None` once
+    /// the item is taken).
+    pub(crate) fn current(&mut self) -> Option<&mut Option<T>> {
+        let i = self.pos.checked_sub(1)?;
+        self.batch.get_mut(i)
+    }
+}
+
+/// What [`Batches::forward`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// An item: see [`Batches::current`].
+    Item,
+    /// The producer is done.
+    End,
+    /// The producing thread panicked: its items end early.
+    Died,
 }
 
 #[cfg(test)]

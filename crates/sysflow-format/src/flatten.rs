@@ -6,11 +6,13 @@
 //! corresponding link is simply `None`.
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::layout::Layout;
 use crate::records::{Container, File, Foid, Header, Oid, Pod, Process, Record, RecordKind};
+use crate::replica::{Refs, ReplicaProcess, Shipment};
 
 /// A fast, non-cryptographic hasher for the entity caches (keys come from one trace; flooding is not a concern
 /// because a hostile trace can only slow its own reading down).
@@ -193,7 +195,7 @@ pub struct Flattener {
     with_entities: bool,
     header: Option<Arc<Header>>,
     processes: FxHashMap<Oid, ProcEntry>,
-    files: FxHashMap<Foid, Arc<File>>,
+    files: FxHashMap<Foid, FileEntry>,
     containers: FxHashMap<String, Arc<Container>>,
     pods: FxHashMap<String, Arc<Pod>>,
     /// Ancestors beyond the parent, per process (cleared with the generation).
@@ -223,16 +225,30 @@ struct ProcEntry {
     links: Option<Links>,
     /// Position among the segment's process records (`None` past `u32::MAX - 1`).
     slot: Option<u32>,
+    /// The process's place in a [`Replica`] (one per process OID and segment; a new record of the process keeps it).
+    index: u32,
+    /// Whether the process and its current links were shipped to a [`Replica`].
+    shipped: bool,
+}
+
+/// A cached file.
+#[derive(Debug)]
+struct FileEntry {
+    file: Arc<File>,
+    /// The file's place in a [`Replica`] (one per file OID and segment).
+    index: u32,
+    /// Whether this version of the file was shipped to a [`Replica`].
+    shipped: bool,
 }
 
 /// What a process links to, as resolved in one generation of the caches.
 #[derive(Debug, Clone)]
-struct Links {
+pub(crate) struct Links {
     generation: u64,
-    parent: Option<Arc<Process>>,
-    ancestors: Arc<[Arc<Process>]>,
-    container: Option<Arc<Container>>,
-    pod: Option<Arc<Pod>>,
+    pub(crate) parent: Option<Arc<Process>>,
+    pub(crate) ancestors: Arc<[Arc<Process>]>,
+    pub(crate) container: Option<Arc<Container>>,
+    pub(crate) pod: Option<Arc<Pod>>,
 }
 
 /// Longest ancestor chain followed (a guard against cycles in damaged traces).
@@ -471,13 +487,17 @@ impl Flattener {
     #[allow(clippy::type_complexity)]
     fn files_of(&self, record: &Record) -> (Option<&Arc<File>>, Option<&Arc<File>>) {
         match record {
-            Record::FileFlow(ff) => (self.files.get(&ff.file_oid), None),
+            Record::FileFlow(ff) => (self.file(&ff.file_oid), None),
             Record::FileEvent(fe) => (
-                self.files.get(&fe.file_oid),
-                fe.new_file_oid.and_then(|n| self.files.get(&n)),
+                self.file(&fe.file_oid),
+                fe.new_file_oid.and_then(|n| self.file(&n)),
             ),
             _ => (None, None),
         }
+    }
+
+    fn file(&self, oid: &Foid) -> Option<&Arc<File>> {
+        self.files.get(oid).map(|e| &e.file)
     }
 
     /// Makes sure the links of process `oid` are resolved for the current generation.
@@ -498,6 +518,7 @@ impl Flattener {
         let links = self.resolve_links(&proc);
         if let Some(e) = self.processes.get_mut(oid) {
             e.links = Some(links);
+            e.shipped = false;
         }
     }
 
@@ -557,6 +578,11 @@ impl Flattener {
                     process: p.clone(),
                     links: None,
                     slot: (self.process_count < u32::MAX).then_some(self.process_count),
+                    index: self
+                        .processes
+                        .get(&p.oid)
+                        .map_or_else(|| replica_index(self.processes.len()), |e| e.index),
+                    shipped: false,
                 };
                 self.process_count = self.process_count.saturating_add(1);
                 // A changed process, or one that a resolved link missed, may sit in any resolved chain.
@@ -575,7 +601,16 @@ impl Flattener {
             }
             Record::File(f) => {
                 let f = Arc::new(f);
-                self.files.insert(f.oid, f.clone());
+                let index = self
+                    .files
+                    .get(&f.oid)
+                    .map_or_else(|| replica_index(self.files.len()), |e| e.index);
+                let entry = FileEntry {
+                    file: f.clone(),
+                    index,
+                    shipped: false,
+                };
+                self.files.insert(f.oid, entry);
                 if !self.with_entities {
                     return None;
                 }
@@ -614,6 +649,97 @@ impl Flattener {
         };
         flat.map(|f| (f, None))
     }
+
+    /// Consumes one record in file order like [`push`](Flattener::push), for a [`Replica`] on another thread: an
+    /// event or flow is shipped with the replica indices of its entities, preceded by whatever the replica lacks
+    /// to link it (a new segment, a process with its current links, a file); entity records (when asked for) are
+    /// shipped linked.
+    pub(crate) fn ship(&mut self, record: Record, layout: Layout, out: &mut VecDeque<Shipment>) {
+        if record.kind().is_entity() {
+            let header = matches!(record, Record::Header(_));
+            let flat = self.push(record, layout);
+            if header {
+                out.push_back(Shipment::Segment(self.header.clone()));
+            }
+            if let Some(flat) = flat {
+                out.push_back(Shipment::Entity(Box::new(flat)));
+            }
+            return;
+        }
+        let process = record
+            .proc_oid()
+            .and_then(|oid| self.ship_process(&oid, out));
+        let (process, slot) = process.unwrap_or((Refs::NONE, None));
+        let (file, new_file) = match &record {
+            Record::FileFlow(ff) => (self.ship_file(&ff.file_oid, out), None),
+            Record::FileEvent(fe) => (
+                self.ship_file(&fe.file_oid, out),
+                fe.new_file_oid.and_then(|n| self.ship_file(&n, out)),
+            ),
+            _ => (None, None),
+        };
+        out.push_back(Shipment::Event {
+            record,
+            refs: Refs {
+                process,
+                slot: slot.unwrap_or(Refs::NONE),
+                file: file.unwrap_or(Refs::NONE),
+                new_file: new_file.unwrap_or(Refs::NONE),
+            },
+        });
+    }
+
+    /// The replica index and slot of process `oid`, shipping it first if the replica does not have its current
+    /// links.
+    #[inline]
+    fn ship_process(
+        &mut self,
+        oid: &Oid,
+        out: &mut VecDeque<Shipment>,
+    ) -> Option<(u32, Option<u32>)> {
+        let generation = self.generation;
+        let entry = self.processes.get(oid)?;
+        let fresh = entry
+            .links
+            .as_ref()
+            .is_some_and(|l| l.generation == generation);
+        if fresh && entry.shipped {
+            return Some((entry.index, entry.slot));
+        }
+        self.resolve(oid);
+        let segment = self.segment;
+        let entry = self.processes.get_mut(oid)?;
+        if !entry.shipped {
+            entry.shipped = true;
+            if let Some(links) = &entry.links {
+                out.push_back(Shipment::Process(
+                    entry.index,
+                    Box::new(ReplicaProcess {
+                        process: entry.process.clone(),
+                        links: links.clone(),
+                        slot: entry.slot.map(|s| (segment, s)),
+                    }),
+                ));
+            }
+        }
+        Some((entry.index, entry.slot))
+    }
+
+    /// The replica index of file `oid`, shipping it first if the replica does not have this version.
+    #[inline]
+    fn ship_file(&mut self, oid: &Foid, out: &mut VecDeque<Shipment>) -> Option<u32> {
+        let entry = self.files.get_mut(oid)?;
+        if !entry.shipped {
+            entry.shipped = true;
+            out.push_back(Shipment::File(entry.index, entry.file.clone()));
+        }
+        Some(entry.index)
+    }
+}
+
+/// A cache's size as a replica index (no cache holds `u32::MAX` entries: each takes far more than a byte).
+fn replica_index(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

@@ -43,9 +43,11 @@ mod encode;
 pub mod error;
 pub mod flags;
 pub mod flatten;
+pub mod hint;
 pub mod layout;
 pub mod reader;
 pub mod records;
+mod replica;
 pub mod schema;
 pub mod writer;
 

@@ -10,13 +10,14 @@ use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::ahead::{Batches, Next};
+use crate::ahead::{Batches, Next, Status};
 use crate::codec::Codec;
 use crate::decode::{Cursor, DatumDecoder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::flatten::{FlatRecord, Flattener, Linked};
 use crate::layout::Layout;
 use crate::records::Record;
+use crate::replica::{self, Replica, Shipment, Shipping};
 
 /// The Avro object container magic.
 pub const MAGIC: [u8; 4] = *b"Obj\x01";
@@ -588,18 +589,15 @@ impl Iterator for ReadAhead {
     }
 }
 
-/// A linked record with its process's slot (see [`Linked::process_slot`]): what crosses from a read-ahead thread.
-type Slotted = (FlatRecord, Option<(u64, u32)>);
-
 /// A trace reader and a flattener linking its records (on the caller's thread, or on a read-ahead thread).
-struct Linking<R> {
+pub(crate) struct Linking<R> {
     records: TraceReader<R>,
     flattener: Flattener,
     layout: Layout,
 }
 
 impl<R: Read> Linking<R> {
-    fn new(records: TraceReader<R>, flattener: Flattener) -> Self {
+    pub(crate) fn new(records: TraceReader<R>, flattener: Flattener) -> Self {
         Linking {
             layout: records.layout(),
             records,
@@ -623,17 +621,52 @@ impl<R: Read> Linking<R> {
 }
 
 impl<R: Read> Iterator for Linking<R> {
-    type Item = Result<Slotted>;
+    type Item = Result<FlatRecord>;
 
-    fn next(&mut self) -> Option<Result<Slotted>> {
+    fn next(&mut self) -> Option<Result<FlatRecord>> {
         loop {
             match self.records.next()? {
                 Ok(rec) => {
-                    if let Some(linked) = self.flattener.push_slotted(rec, self.layout) {
-                        return Some(Ok(linked));
+                    if let Some(flat) = self.flattener.push(rec, self.layout) {
+                        return Some(Ok(flat));
                     }
                 }
                 Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+/// How many items ahead [`FlatReader::next_linked`] prefetches the replica's process entries.
+const REPLICA_PREFETCH: usize = 8;
+
+/// Records read and linked on a thread of their own, and the replica of that thread's links (see
+/// [`crate::replica`]).
+struct Ahead {
+    batches: Batches<Shipment>,
+    replica: Replica,
+}
+
+impl Ahead {
+    /// Moves to the next item the caller reads, applying the updates before it to the replica. `false` at the end;
+    /// an error when the thread died.
+    fn forward(&mut self) -> Option<Result<()>> {
+        loop {
+            match self.batches.forward() {
+                Status::Item => {}
+                Status::End => return None,
+                Status::Died => return Some(Err(thread_died())),
+            }
+            let Some(place) = self.batches.current() else {
+                continue;
+            };
+            match place {
+                Some(item) if item.is_read() => return Some(Ok(())),
+                _ => {
+                    if let Some(update) = place.take() {
+                        self.replica.apply(update);
+                    }
+                }
             }
         }
     }
@@ -645,7 +678,7 @@ enum Records<R> {
     /// Read and linked on the caller's thread.
     Here(Linking<R>),
     /// Read and linked on a thread of their own.
-    Ahead(Batches<Result<Slotted>>),
+    Ahead(Ahead),
 }
 
 /// Reads the records of a trace and links events and flows to their entities (see [`crate::flatten`]).
@@ -691,10 +724,17 @@ impl<R: Read + Send + 'static> FlatReader<R> {
     /// an entity only when it reads it. If no thread can be started, the reader goes on on the caller's thread.
     pub fn read_ahead(self) -> Self {
         let records = match self.records {
-            Records::Here(linking) => match Batches::spawn("sysflow-read", linking, |l| l) {
-                Ok(batches) => Records::Ahead(batches),
-                Err(linking) => Records::Here(linking),
-            },
+            Records::Here(linking) => {
+                let layout = linking.layout;
+                let shipping = Shipping::new(linking.records, linking.flattener);
+                match Batches::spawn("sysflow-read", shipping, |s| s) {
+                    Ok(batches) => Records::Ahead(Ahead {
+                        batches,
+                        replica: Replica::new(layout),
+                    }),
+                    Err(shipping) => Records::Here(shipping.into_linking()),
+                }
+            }
             ahead => ahead,
         };
         FlatReader { records }
@@ -706,7 +746,10 @@ impl<R: Read> FlatReader<R> {
     /// reader has it at hand already (reading ahead): a hint for callers that prefetch per-process data.
     pub fn upcoming_process_slot(&self, k: usize) -> Option<(u64, u32)> {
         match &self.records {
-            Records::Ahead(batches) => batches.peek(k)?.as_ref().ok()?.1,
+            Records::Ahead(ahead) => match ahead.batches.peek(k)? {
+                Shipment::Event { refs, .. } => ahead.replica.slot_hint(refs),
+                _ => None,
+            },
             Records::Here(..) => None,
         }
     }
@@ -716,18 +759,27 @@ impl<R: Read> FlatReader<R> {
     pub fn next_linked(&mut self) -> Option<Result<Linked<'_>>> {
         match &mut self.records {
             Records::Here(linking) => linking.next_linked(),
-            Records::Ahead(batches) => match batches.advance() {
-                Next::Item(slot) => match *slot {
-                    Some(Ok((ref flat, process_slot))) => Some(Ok(Linked {
-                        process_slot,
-                        ..flat.linked()
-                    })),
+            Records::Ahead(ahead) => {
+                if let Err(e) = ahead.forward()? {
+                    return Some(Err(e));
+                }
+                // The replica entry of a record a few on is fetched into the cache meanwhile.
+                if let Some(Shipment::Event { refs, .. }) = ahead.batches.peek(REPLICA_PREFETCH) {
+                    ahead.replica.prefetch(refs);
+                }
+                let place = ahead.batches.current()?;
+                match place {
+                    Some(Shipment::Event { record, refs }) => {
+                        Some(Ok(ahead.replica.link(record, *refs)))
+                    }
+                    Some(Shipment::Entity(flat)) => Some(Ok(flat.linked())),
                     // Taken: errors are not `Clone`, and the caller moves on past them.
-                    _ => slot.take().and_then(Result::err).map(Err),
-                },
-                Next::End => None,
-                Next::Died => Some(Err(thread_died())),
-            },
+                    _ => match place.take() {
+                        Some(Shipment::Error(e)) => Some(Err(e)),
+                        _ => None,
+                    },
+                }
+            }
         }
     }
 }
@@ -737,12 +789,14 @@ impl<R: Read> Iterator for FlatReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.records {
-            Records::Here(linking) => linking.next().map(|r| r.map(|(flat, _)| flat)),
-            Records::Ahead(batches) => match batches.advance() {
-                Next::Item(slot) => slot.take().map(|r| r.map(|(flat, _)| flat)),
-                Next::End => None,
-                Next::Died => Some(Err(thread_died())),
-            },
+            Records::Here(linking) => linking.next(),
+            Records::Ahead(ahead) => {
+                if let Err(e) = ahead.forward()? {
+                    return Some(Err(e));
+                }
+                let item = ahead.batches.current()?.take()?;
+                replica::owned(&ahead.replica, item)
+            }
         }
     }
 }

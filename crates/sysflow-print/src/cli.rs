@@ -455,9 +455,9 @@ fn print_bucket(
     Ok(())
 }
 
-/// How many records ahead the printer is told of a process (enough for a fetch from memory to complete while the
-/// records before it are printed).
-const PREFETCH_DISTANCE: usize = 6;
+/// How many records ahead the printer is told of a process (enough for two fetches from memory, one after the
+/// other, to complete while the records before it are printed; see [`Printer::upcoming_process`]).
+const PREFETCH_DISTANCE: usize = 12;
 
 /// Prints the records of one trace; read errors are reported and the reader goes on after them.
 fn print_trace<R: Read>(
@@ -474,9 +474,7 @@ fn print_trace<R: Read>(
     // Records are linked by reference (no reference counts touched); parallel sinks copy what they keep.
     loop {
         // The rendered sections of a process a few records on are fetched into the cache meanwhile.
-        if let Some(slot) = reader.upcoming_process_slot(PREFETCH_DISTANCE) {
-            printer.upcoming_process(slot);
-        }
+        printer.upcoming_process(reader.upcoming_process_slot(PREFETCH_DISTANCE));
         let Some(rec) = reader.next_linked() else {
             break;
         };

@@ -30,8 +30,9 @@ pub trait RecordSink {
     }
     /// Ends a trace (see [`Printer::end_trace`]).
     fn end_trace(&mut self) -> io::Result<()>;
-    /// A hint: a record of the process in `slot` (see [`Linked::process_slot`]) comes soon.
-    fn upcoming_process(&mut self, _slot: (u64, u32)) {}
+    /// A hint, given once per record: the process slot (see [`Linked::process_slot`]) of the record that comes a
+    /// fixed number of records after this one, if known.
+    fn upcoming_process(&mut self, _slot: Option<(u64, u32)>) {}
 }
 
 impl<W: Write> RecordSink for Printer<W> {
@@ -39,7 +40,7 @@ impl<W: Write> RecordSink for Printer<W> {
         Printer::begin_trace(self)
     }
 
-    fn upcoming_process(&mut self, slot: (u64, u32)) {
+    fn upcoming_process(&mut self, slot: Option<(u64, u32)>) {
         Printer::upcoming_process(self, slot)
     }
 

@@ -357,9 +357,10 @@ impl<W: Write> Printer<W> {
         self.write_linked(&rec.linked())
     }
 
-    /// A hint: a record of the process in `slot` (see [`Linked::process_slot`]) comes soon. Its cached sections, if
-    /// any, are fetched into the CPU cache meanwhile.
-    pub fn upcoming_process(&mut self, slot: (u64, u32)) {
+    /// A hint, given once per record: the process slot (see [`Linked::process_slot`]) of the record that comes a
+    /// fixed number of records after this one (`None`: unknown). The process's cached sections, if any, are fetched
+    /// into the CPU cache meanwhile, in two steps: where they are at once, and the sections themselves halfway.
+    pub fn upcoming_process(&mut self, slot: Option<(u64, u32)>) {
         self.plans.upcoming_process(slot);
     }
 
@@ -1081,6 +1082,23 @@ impl SectionCache {
         (base != usize::MAX).then_some(base)
     }
 
+    /// Starts fetching where the sections of group `id` for the process in `slot` are (the first step of
+    /// [`Plans::upcoming_process`]).
+    #[inline]
+    fn prefetch_slot(&self, id: u32, segment: u64, slot: u32) {
+        if segment != self.slots_segment {
+            return;
+        }
+        // The entry's address, without reading the entry.
+        if let Some(base) = self
+            .slots
+            .get(id as usize)
+            .and_then(|v| v.get(slot as usize))
+        {
+            sysflow_format::hint::prefetch_lines(base, 1);
+        }
+    }
+
     /// Starts fetching the first bytes of the sections of group `id` for the process in `slot` into the CPU cache,
     /// if they are rendered.
     #[inline]
@@ -1097,7 +1115,7 @@ impl SectionCache {
         };
         for line in 0..PREFETCH_LINES {
             if let Some(byte) = self.arena.get(base.saturating_add(line * 64)) {
-                prefetch(byte);
+                sysflow_format::hint::prefetch(byte);
             }
         }
     }
@@ -1139,20 +1157,8 @@ impl SectionCache {
 /// Cache lines of a group's sections fetched ahead of their use (the hardware follows on from there).
 const PREFETCH_LINES: usize = 4;
 
-/// Asks the CPU to bring the cache line holding `byte` closer, without waiting for it.
-#[inline(always)]
-fn prefetch(byte: &u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `_mm_prefetch` only hints the cache: it never faults and reads nothing into the program, and the
-    // pointer comes from a live reference anyway. SSE, its target feature, is part of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (byte as *const u8).cast::<i8>(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = byte;
-}
+/// Records between the two steps of [`Plans::upcoming_process`].
+const HINT_STEPS: usize = 6;
 
 /// Bytes of each section's end offset stored before a group's sections in the arena.
 const OFFSET: usize = 8;
@@ -1209,17 +1215,31 @@ struct Plans {
     ids: u32,
     sections: SectionCache,
     fmt: Fmt,
+    /// The processes hinted by [`Plans::upcoming_process`] whose sections are not fetched yet, oldest first.
+    hinted: std::collections::VecDeque<Option<(u64, u32)>>,
 }
 
 impl Plans {
     /// See [`Printer::upcoming_process`]: the process's sections of the plan used last (most records have the kind
-    /// of the one before).
-    fn upcoming_process(&mut self, (segment, slot): (u64, u32)) {
+    /// of the one before). Where they are is fetched for the process hinted now; the sections themselves for the
+    /// one hinted [`HINT_STEPS`] records ago, whose place is in the cache by now.
+    fn upcoming_process(&mut self, slot: Option<(u64, u32)>) {
         let Some(plan) = self.plans.get(self.last) else {
             return;
         };
-        for g in plan.groups.iter().filter(|g| g.group == Group::Process) {
-            self.sections.prefetch(g.id, segment, slot);
+        let groups = || plan.groups.iter().filter(|g| g.group == Group::Process);
+        if let Some((segment, slot)) = slot {
+            for g in groups() {
+                self.sections.prefetch_slot(g.id, segment, slot);
+            }
+        }
+        self.hinted.push_back(slot);
+        if self.hinted.len() > HINT_STEPS {
+            if let Some(Some((segment, slot))) = self.hinted.pop_front() {
+                for g in groups() {
+                    self.sections.prefetch(g.id, segment, slot);
+                }
+            }
         }
     }
 
