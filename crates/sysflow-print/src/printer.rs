@@ -800,16 +800,22 @@ enum Step {
     /// [`Step::One`] for a field the plan's kind holds as one integer ([`Direct`]): read and rendered without
     /// building a [`Value`] (through [`RecordView::get`] when the reader has no value).
     Direct(Vec<u8>, Field, Direct),
-    /// Section `index` of the plan's group `group`: consecutive fields of the group's entities with the literals
-    /// before and between them, copied from the cache.
-    Section { group: usize, index: usize },
+    /// A literal, then section `index` of the plan's group `group`: consecutive fields of the group's entities
+    /// with the literals between them, copied from the cache. (The literal before a section stays out of it, so
+    /// that plans of different kinds can share a group's sections: see [`Plan::compile`].)
+    Section {
+        lit: Vec<u8>,
+        group: usize,
+        index: usize,
+    },
 }
 
 /// The sections of one [`Group`] in a plan.
 #[derive(Debug)]
 struct GroupPlan {
     group: Group,
-    /// Unique among all plans of a printer: part of the cache key.
+    /// Part of the cache key: shared by the groups of all plans of a printer that render the same sections for the
+    /// same entities (same group, layout and sections), unique otherwise.
     id: u32,
     /// Each section's literals and fields.
     sections: Vec<Vec<(Vec<u8>, Field)>>,
@@ -827,11 +833,14 @@ struct Plan {
 }
 
 impl Plan {
-    /// Compiles `prog` for the kind and layout of `flat`. `ids` numbers the groups of all plans.
+    /// Compiles `prog` for the kind and layout of `flat`. `ids` numbers the groups of all plans; a group that
+    /// renders the same sections as a group of one of the `earlier` plans (most do: a process's fields print the
+    /// same in every kind of record) takes its id, so that the two share their cached sections.
     fn compile(
         prog: &Program,
         cols: &[Column],
         flat: &Linked<'_>,
+        earlier: &[Plan],
         ids: &mut u32,
         fmt: &mut Fmt,
     ) -> Plan {
@@ -861,22 +870,22 @@ impl Plan {
                 None => {
                     groups.push(GroupPlan {
                         group,
-                        id: *ids,
+                        id: u32::MAX,
                         sections: Vec::new(),
                     });
-                    *ids += 1;
                     groups.len() - 1
                 }
             };
             let sections = &mut groups[gi].sections;
             match steps.last() {
                 // The previous step is a section of the same group: the field joins it.
-                Some(Step::Section { group, index }) if *group == gi => {
+                Some(Step::Section { group, index, .. }) if *group == gi => {
                     sections[*index].push((lit, field))
                 }
                 _ => {
-                    sections.push(vec![(lit, field)]);
+                    sections.push(vec![(Vec::new(), field)]);
                     steps.push(Step::Section {
+                        lit,
                         group: gi,
                         index: sections.len() - 1,
                     });
@@ -884,6 +893,20 @@ impl Plan {
             }
         }
         pending.extend_from_slice(&prog.tail);
+        for g in &mut groups {
+            let same = earlier
+                .iter()
+                .filter(|p| p.layout == flat.layout)
+                .flat_map(|p| &p.groups)
+                .find(|e| e.group == g.group && e.sections == g.sections);
+            g.id = match same {
+                Some(e) => e.id,
+                None => {
+                    *ids += 1;
+                    *ids - 1
+                }
+            };
+        }
         Plan {
             kind,
             layout: flat.layout,
@@ -965,7 +988,8 @@ impl Plan {
                         },
                     }
                 }
-                Step::Section { group, index } => {
+                Step::Section { lit, group, index } => {
+                    fast::put(out, lit);
                     let n = self.groups[*group].sections.len();
                     out.extend_from_slice(cache.section(bases[*group], n, *index));
                 }
@@ -1155,7 +1179,7 @@ impl SectionCache {
 }
 
 /// Cache lines of a group's sections fetched ahead of their use (the hardware follows on from there).
-const PREFETCH_LINES: usize = 4;
+const PREFETCH_LINES: usize = 8;
 
 /// Records between the two steps of [`Plans::upcoming_process`].
 const HINT_STEPS: usize = 6;
@@ -1252,7 +1276,8 @@ impl Plans {
             _ => match self.plans.iter().position(fits) {
                 Some(i) => i,
                 None => {
-                    let plan = Plan::compile(prog, cols, flat, &mut self.ids, &mut self.fmt);
+                    let plan =
+                        Plan::compile(prog, cols, flat, &self.plans, &mut self.ids, &mut self.fmt);
                     self.plans.push(plan);
                     self.plans.len() - 1
                 }
@@ -1476,6 +1501,67 @@ mod tests {
             }
         }
         eprintln!("{seen} records compared");
+    }
+
+    #[test]
+    fn kinds_share_the_sections_of_an_entity() {
+        use std::sync::Arc;
+        use sysflow_format::{FileFlow, Layout, NetworkFlow, Process, ProcessEvent, Record};
+        let procs: Vec<Arc<Process>> = (0..3)
+            .map(|i| {
+                Arc::new(Process {
+                    exe: format!("/bin/p{i}"),
+                    env: vec![format!("N={i}")],
+                    ..Default::default()
+                })
+            })
+            .collect();
+        let mut recs = Vec::new();
+        for i in 0..12 {
+            let record = match i % 3 {
+                0 => Record::FileFlow(FileFlow::default()),
+                1 => Record::NetworkFlow(NetworkFlow::default()),
+                _ => Record::ProcessEvent(ProcessEvent::default()),
+            };
+            let mut r = FlatRecord::new(record, Layout::V5);
+            r.process = Some(procs[i % 2 + i / 6].clone());
+            recs.push(r);
+        }
+        check_plans_against_plain_rows(&recs, "kinds sharing sections");
+        let mut plans = Plans::default();
+        let prog = Program::compile(
+            Style::Json,
+            &Field::ALL
+                .iter()
+                .enumerate()
+                .map(|(col, f)| Node::Leaf {
+                    json_key: json_key(f.key()),
+                    col,
+                })
+                .collect::<Vec<_>>(),
+        );
+        let cols: Vec<Column> = Field::ALL.iter().map(|f| Column::new(f.key())).collect();
+        let mut out = Vec::new();
+        for r in &recs {
+            plans.run(&prog, &cols, &mut out, &r.linked());
+        }
+        // Three kinds, one process group: each process is rendered once whatever the kinds of its records.
+        assert_eq!(plans.plans.len(), 3);
+        let ids: Vec<u32> = plans
+            .plans
+            .iter()
+            .flat_map(|p| p.groups.iter().filter(|g| g.group == Group::Process))
+            .map(|g| g.id)
+            .collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|&id| id == ids[0]), "{ids:?}");
+        let entries = plans
+            .sections
+            .entries
+            .keys()
+            .filter(|k| k.id == ids[0])
+            .count();
+        assert_eq!(entries, 3, "one rendering per process");
     }
 
     #[test]
