@@ -140,6 +140,10 @@ pub struct Linked<'a> {
     /// flattener's segment (unique per flattener and header) and the process record's position in it, from 0.
     /// A dense key for per-process caches of readers; `None` when the record was not linked by a flattener.
     pub process_slot: Option<(u64, u32)>,
+    /// Identifies this version of the record's file (`file`) like [`process_slot`](Linked::process_slot) does the
+    /// process: the flattener's segment and the file record's position in it. `None` when the record was not linked
+    /// by a flattener or has no file.
+    pub file_slot: Option<(u64, u32)>,
 }
 
 impl Linked<'_> {
@@ -180,6 +184,7 @@ impl FlatRecord {
             new_file: self.new_file.as_ref(),
             ancestors: &self.ancestors,
             process_slot: None,
+            file_slot: None,
         }
     }
 }
@@ -213,6 +218,8 @@ pub struct Flattener {
     segment: u64,
     /// Process records of the segment so far.
     process_count: u32,
+    /// File records of the segment so far.
+    file_count: u32,
 }
 
 /// Segment numbers handed out so far, by all flatteners.
@@ -235,6 +242,8 @@ struct ProcEntry {
 #[derive(Debug)]
 struct FileEntry {
     file: Arc<File>,
+    /// Position among the segment's file records (`None` past `u32::MAX - 1`).
+    slot: Option<u32>,
     /// The file's place in a [`Replica`] (one per file OID and segment).
     index: u32,
     /// Whether this version of the file was shipped to a [`Replica`].
@@ -283,6 +292,7 @@ impl Flattener {
     fn new_segment(&mut self) {
         self.segment = SEGMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         self.process_count = 0;
+        self.file_count = 0;
     }
 
     /// Marks every resolved link stale.
@@ -467,6 +477,7 @@ impl Flattener {
             new_file: None,
             ancestors: no_ancestors,
             process_slot: None,
+            file_slot: None,
         };
         let entry = record.proc_oid().and_then(|oid| self.processes.get(&oid));
         if let Some(entry) = entry {
@@ -480,6 +491,7 @@ impl Flattener {
             }
         }
         (out.file, out.new_file) = self.files_of(record);
+        out.file_slot = self.file_slot(record);
         Some(out)
     }
 
@@ -498,6 +510,17 @@ impl Flattener {
 
     fn file(&self, oid: &Foid) -> Option<&Arc<File>> {
         self.files.get(oid).map(|e| &e.file)
+    }
+
+    /// The slot of the file of an event or flow (see [`Linked::file_slot`]).
+    fn file_slot(&self, record: &Record) -> Option<(u64, u32)> {
+        let oid = match record {
+            Record::FileFlow(ff) => &ff.file_oid,
+            Record::FileEvent(fe) => &fe.file_oid,
+            _ => return None,
+        };
+        let slot = self.files.get(oid)?.slot?;
+        Some((self.segment, slot))
     }
 
     /// Makes sure the links of process `oid` are resolved for the current generation.
@@ -601,12 +624,18 @@ impl Flattener {
             }
             Record::File(f) => {
                 let f = Arc::new(f);
+                if self.segment == 0 {
+                    self.new_segment();
+                }
+                let slot = (self.file_count < u32::MAX).then_some(self.file_count);
+                self.file_count = self.file_count.saturating_add(1);
                 let index = self
                     .files
                     .get(&f.oid)
                     .map_or_else(|| replica_index(self.files.len()), |e| e.index);
                 let entry = FileEntry {
                     file: f.clone(),
+                    slot,
                     index,
                     shipped: false,
                 };
@@ -731,7 +760,8 @@ impl Flattener {
         let entry = self.files.get_mut(oid)?;
         if !entry.shipped {
             entry.shipped = true;
-            out.push_back(Shipment::File(entry.index, entry.file.clone()));
+            let slot = entry.slot.map(|s| (self.segment, s));
+            out.push_back(Shipment::File(entry.index, entry.file.clone(), slot));
         }
         Some(entry.index)
     }

@@ -44,6 +44,9 @@ pub(crate) struct ReplicaProcess {
     pub(crate) slot: Option<(u64, u32)>,
 }
 
+/// A file as the replica holds it, with its slot ([`Linked::file_slot`]).
+type ReplicaFile = (Arc<File>, Option<(u64, u32)>);
+
 /// What a read-ahead thread sends, in file order.
 #[derive(Debug)]
 pub(crate) enum Shipment {
@@ -53,8 +56,8 @@ pub(crate) enum Shipment {
     Segment(Option<Arc<Header>>),
     /// The process at this index, with its current links.
     Process(u32, Box<ReplicaProcess>),
-    /// The file at this index.
-    File(u32, Arc<File>),
+    /// The file at this index, with its slot ([`Linked::file_slot`]).
+    File(u32, Arc<File>, Option<(u64, u32)>),
     /// An entity record, linked (flatteners that return entities).
     Entity(Box<FlatRecord>),
     /// A read error (the reader goes on after it).
@@ -76,7 +79,7 @@ impl Shipment {
 pub(crate) struct Replica {
     header: Option<Arc<Header>>,
     processes: Vec<Option<ReplicaProcess>>,
-    files: Vec<Option<Arc<File>>>,
+    files: Vec<Option<ReplicaFile>>,
     no_ancestors: Arc<[Arc<Process>]>,
     layout: Layout,
     /// The segment of the process applied last.
@@ -110,7 +113,7 @@ impl Replica {
                 }
                 *place(&mut self.processes, i) = Some(*p);
             }
-            Shipment::File(i, f) => *place(&mut self.files, i) = Some(f),
+            Shipment::File(i, f, slot) => *place(&mut self.files, i) = Some((f, slot)),
             Shipment::Event { .. } | Shipment::Entity(_) | Shipment::Error(_) => {}
         }
     }
@@ -135,7 +138,7 @@ impl Replica {
         }
     }
 
-    fn file(&self, i: u32) -> Option<&Arc<File>> {
+    fn file(&self, i: u32) -> Option<&ReplicaFile> {
         self.files.get(i as usize)?.as_ref()
     }
 
@@ -150,11 +153,16 @@ impl Replica {
             container: None,
             parent: None,
             process: None,
-            file: self.file(refs.file),
-            new_file: self.file(refs.new_file),
+            file: None,
+            new_file: self.file(refs.new_file).map(|(f, _)| f),
             ancestors: &self.no_ancestors,
             process_slot: None,
+            file_slot: None,
         };
+        if let Some((file, slot)) = self.file(refs.file) {
+            out.file = Some(file);
+            out.file_slot = *slot;
+        }
         if let Some(p) = self.process(refs.process) {
             out.process = Some(&p.process);
             out.parent = p.links.parent.as_ref();

@@ -113,21 +113,23 @@ fn churning_trace(n: usize) -> Vec<u8> {
     w.finish().expect("finish")
 }
 
-/// Everything a linked record holds, the process slot numbered by segment (segment numbers differ between
+/// Everything a linked record holds, the process and file slots numbered by segment (segment numbers differ between
 /// flatteners but change at the same records).
 fn rows<R: std::io::Read>(mut reader: FlatReader<R>) -> Vec<String> {
-    let (mut rows, mut segments, mut last) = (Vec::new(), 0, None);
+    let mut rows = Vec::new();
+    let mut segments: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
     while let Some(r) = reader.next_linked() {
         rows.push(match r {
             Ok(l) => {
-                let segment = l.process_slot.map(|(seg, _)| seg);
-                if segment.is_some() && segment != last {
-                    segments += 1;
-                    last = segment;
-                }
-                let slot = l.process_slot.map(|(_, slot)| (segments, slot));
+                let mut number = |slot: Option<(u64, u32)>| {
+                    slot.map(|(seg, slot)| {
+                        let n = segments.len();
+                        (*segments.entry(seg).or_insert(n), slot)
+                    })
+                };
+                let (slot, file_slot) = (number(l.process_slot), number(l.file_slot));
                 format!(
-                    "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{slot:?}",
+                    "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{slot:?}|{file_slot:?}",
                     l.record,
                     l.layout,
                     l.header,
@@ -184,13 +186,14 @@ fn reading_ahead_links_a_churning_trace_like_linking_here() {
     // The trace exercises what it should: several segments, linked parents and ancestors, pods, second files.
     let here = rows(FlatReader::new(open()));
     assert!(here.len() > 15_000);
-    let mut seen = [0usize; 4];
+    let mut seen = [0usize; 5];
     for l in FlatReader::new(open()).flatten() {
         seen[0] += usize::from(l.parent.is_some());
         seen[1] += usize::from(!l.ancestors.is_empty());
         seen[2] += usize::from(l.pod.is_some());
         seen[3] += usize::from(l.new_file.is_some());
     }
+    seen[4] = here.iter().filter(|r| !r.ends_with("|None")).count();
     assert!(seen.iter().all(|&n| n > 100), "{seen:?}");
     check("churning trace", open);
 }

@@ -937,9 +937,10 @@ impl Plan {
                 addr,
                 addr2,
             };
-            // A process's sections are found by the flattener's dense slot when it has one.
+            // A process's or file's sections are found by the flattener's dense slot when it has one.
             let slot = match g.group {
                 Group::Process => flat.process_slot,
+                Group::Files if flat.new_file.is_none() => flat.file_slot,
                 _ => None,
             };
             let hit = match slot {
@@ -1024,8 +1025,9 @@ struct SectionCache {
     segment: Option<Arc<Header>>,
     /// Bytes kept at most ([`SECTION_CACHE_BYTES`]; smaller in tests).
     limit: usize,
-    /// Where the process groups' sections are, by group id and the flattener's process slot (`usize::MAX`: not
-    /// rendered), for the flattener segment `slots_segment` (see [`Linked::process_slot`]).
+    /// Where the process and file groups' sections are, by group id and the flattener's process or file slot
+    /// (`usize::MAX`: not rendered), for the flattener segment `slots_segment` (see [`Linked::process_slot`],
+    /// [`Linked::file_slot`]).
     slots: Vec<Vec<usize>>,
     slots_segment: u64,
 }
@@ -1455,24 +1457,28 @@ mod tests {
             for rec in open().take(n).flatten() {
                 owned.write(&rec).unwrap_or_else(|e| panic!("{e}"));
             }
-            let mut linked = printer();
-            let mut reader = open();
-            let mut printed = 0;
-            while let Some(Ok(rec)) = reader.next_linked() {
-                if printed == n {
-                    break;
+            let a = owned.finish().unwrap_or_default();
+            // Linked here and on a read-ahead thread (entities from its replica, slots for processes and files).
+            for reader in [open(), open().read_ahead()] {
+                let mut reader = reader;
+                let mut linked = printer();
+                let mut printed = 0;
+                while let Some(Ok(rec)) = reader.next_linked() {
+                    if printed == n {
+                        break;
+                    }
+                    assert!(rec.process.is_none() || rec.process_slot.is_some());
+                    assert!(rec.file.is_none() || rec.file_slot.is_some());
+                    linked.write_linked(&rec).unwrap_or_else(|e| panic!("{e}"));
+                    printed += 1;
                 }
-                assert!(rec.process.is_none() || rec.process_slot.is_some());
-                linked.write_linked(&rec).unwrap_or_else(|e| panic!("{e}"));
-                printed += 1;
+                assert_eq!(
+                    String::from_utf8_lossy(&a),
+                    String::from_utf8_lossy(&linked.finish().unwrap_or_default()),
+                    "{}: {mode:?}, cache limit {limit}",
+                    path.display()
+                );
             }
-            let (a, b) = (owned.finish(), linked.finish());
-            assert_eq!(
-                String::from_utf8_lossy(&a.unwrap_or_default()),
-                String::from_utf8_lossy(&b.unwrap_or_default()),
-                "{}: {mode:?}, cache limit {limit}",
-                path.display()
-            );
         }
     }
 
