@@ -327,25 +327,28 @@ impl Flattener {
         }
     }
 
-    /// Links `out` to process `oid` and its entities; returns the process's slot (see [`Linked::process_slot`]).
-    /// Links still valid (the common case) cost one lookup.
-    fn link_process(&mut self, oid: &Oid, out: &mut FlatRecord) -> Option<(u64, u32)> {
+    /// Links `out` to process `oid` and its entities. Links still valid (the common case) cost one lookup.
+    fn link_process(&mut self, oid: &Oid, out: &mut FlatRecord) {
         let generation = self.generation;
-        let entry = self.processes.get(oid)?;
+        let Some(entry) = self.processes.get(oid) else {
+            return;
+        };
         if entry
             .links
             .as_ref()
             .is_none_or(|l| l.generation != generation)
         {
             self.resolve(oid);
-            let entry = self.processes.get(oid)?;
-            return Self::copy_links(entry, self.segment, out);
+            if let Some(entry) = self.processes.get(oid) {
+                Self::copy_links(entry, out);
+            }
+            return;
         }
-        Self::copy_links(entry, self.segment, out)
+        Self::copy_links(entry, out);
     }
 
-    /// Copies the process of `entry` and its resolved links into `out`; returns the process's slot.
-    fn copy_links(entry: &ProcEntry, segment: u64, out: &mut FlatRecord) -> Option<(u64, u32)> {
+    /// Copies the process of `entry` and its resolved links into `out`.
+    fn copy_links(entry: &ProcEntry, out: &mut FlatRecord) {
         out.process = Some(entry.process.clone());
         if let Some(l) = &entry.links {
             out.parent = l.parent.clone();
@@ -356,7 +359,6 @@ impl Flattener {
             out.container = l.container.clone();
             out.pod = l.pod.clone();
         }
-        entry.slot.map(|s| (segment, s))
     }
 
     /// Resolves the parent, further ancestors, container and pod of `proc`.
@@ -490,37 +492,30 @@ impl Flattener {
                 out.pod = l.pod.as_ref();
             }
         }
-        (out.file, out.new_file) = self.files_of(record);
-        out.file_slot = self.file_slot(record);
+        let (file, new_file) = self.file_entries(record);
+        out.file = file.map(|e| &e.file);
+        out.new_file = new_file.map(|e| &e.file);
+        out.file_slot = file.and_then(|e| e.slot).map(|s| (self.segment, s));
         Some(out)
     }
 
     /// The file and the second file an event or flow refers to.
     #[allow(clippy::type_complexity)]
     fn files_of(&self, record: &Record) -> (Option<&Arc<File>>, Option<&Arc<File>>) {
+        let (file, new_file) = self.file_entries(record);
+        (file.map(|e| &e.file), new_file.map(|e| &e.file))
+    }
+
+    /// The cache entries of the file and the second file an event or flow refers to.
+    fn file_entries(&self, record: &Record) -> (Option<&FileEntry>, Option<&FileEntry>) {
         match record {
-            Record::FileFlow(ff) => (self.file(&ff.file_oid), None),
+            Record::FileFlow(ff) => (self.files.get(&ff.file_oid), None),
             Record::FileEvent(fe) => (
-                self.file(&fe.file_oid),
-                fe.new_file_oid.and_then(|n| self.file(&n)),
+                self.files.get(&fe.file_oid),
+                fe.new_file_oid.and_then(|n| self.files.get(&n)),
             ),
             _ => (None, None),
         }
-    }
-
-    fn file(&self, oid: &Foid) -> Option<&Arc<File>> {
-        self.files.get(oid).map(|e| &e.file)
-    }
-
-    /// The slot of the file of an event or flow (see [`Linked::file_slot`]).
-    fn file_slot(&self, record: &Record) -> Option<(u64, u32)> {
-        let oid = match record {
-            Record::FileFlow(ff) => &ff.file_oid,
-            Record::FileEvent(fe) => &fe.file_oid,
-            _ => return None,
-        };
-        let slot = self.files.get(oid)?.slot?;
-        Some((self.segment, slot))
     }
 
     /// Makes sure the links of process `oid` are resolved for the current generation.
@@ -563,16 +558,7 @@ impl Flattener {
     /// Consumes one record in file order. Returns the linked record for events and flows, and for entities when the
     /// flattener was built [`with_entities`](Flattener::with_entities); `None` otherwise.
     pub fn push(&mut self, record: Record, layout: Layout) -> Option<FlatRecord> {
-        self.push_slotted(record, layout).map(|(flat, _)| flat)
-    }
-
-    /// [`push`](Flattener::push), also returning the slot of the record's process (see [`Linked::process_slot`]).
-    pub(crate) fn push_slotted(
-        &mut self,
-        record: Record,
-        layout: Layout,
-    ) -> Option<(FlatRecord, Option<(u64, u32)>)> {
-        let flat = match record {
+        match record {
             Record::Header(h) => {
                 self.reset();
                 let h = Arc::new(h);
@@ -670,13 +656,14 @@ impl Flattener {
                 let (file, new_file) = (file.cloned(), new_file.cloned());
                 let oid = record.proc_oid();
                 let mut out = self.empty(record, layout);
-                let slot = oid.and_then(|oid| self.link_process(&oid, &mut out));
+                if let Some(oid) = oid {
+                    self.link_process(&oid, &mut out);
+                }
                 out.file = file;
                 out.new_file = new_file;
-                return Some((out, slot));
+                Some(out)
             }
-        };
-        flat.map(|f| (f, None))
+        }
     }
 
     /// Consumes one record in file order like [`push`](Flattener::push), for a [`Replica`] on another thread: an

@@ -648,7 +648,7 @@ struct Ahead {
 }
 
 impl Ahead {
-    /// Moves to the next item the caller reads, applying the updates before it to the replica. `false` at the end;
+    /// Moves to the next item the caller reads, applying the updates before it to the replica. `None` at the end;
     /// an error when the thread died.
     fn forward(&mut self) -> Option<Result<()>> {
         loop {
@@ -719,9 +719,10 @@ impl<R: Read> FlatReader<R> {
 
 impl<R: Read + Send + 'static> FlatReader<R> {
     /// Reads and links the trace on a thread of its own from now on, in batches, while the caller uses the
-    /// previous batch: blocks are decompressed and decoded, and records linked, there. The entities' reference
-    /// counts are taken and released on that thread too (spent batches are emptied there), so the caller touches
-    /// an entity only when it reads it. If no thread can be started, the reader goes on on the caller's thread.
+    /// previous batch: blocks are decompressed and decoded, and records linked, there. Records cross with the
+    /// indices of their entities in a replica of that thread's links kept on the caller's side (see
+    /// `replica.rs`): no reference count is touched per record. If no thread can be started, the reader goes on
+    /// on the caller's thread.
     pub fn read_ahead(self) -> Self {
         let records = match self.records {
             Records::Here(linking) => {
