@@ -146,7 +146,41 @@ pub struct Linked<'a> {
     pub file_slot: Option<(u64, u32)>,
 }
 
-impl Linked<'_> {
+impl<'a> Linked<'a> {
+    /// `record` of a segment with `header`, not linked to anything yet.
+    pub(crate) fn unlinked(
+        record: &'a Record,
+        layout: Layout,
+        header: Option<&'a Arc<Header>>,
+        no_ancestors: &'a Arc<[Arc<Process>]>,
+    ) -> Self {
+        Linked {
+            record,
+            layout,
+            header,
+            pod: None,
+            container: None,
+            parent: None,
+            process: None,
+            file: None,
+            new_file: None,
+            ancestors: no_ancestors,
+            process_slot: None,
+            file_slot: None,
+        }
+    }
+
+    /// Links to `process` and what its `links` resolve to.
+    pub(crate) fn link_process(&mut self, process: &'a Arc<Process>, links: Option<&'a Links>) {
+        self.process = Some(process);
+        if let Some(l) = links {
+            self.parent = l.parent.as_ref();
+            self.ancestors = &l.ancestors;
+            self.container = l.container.as_ref();
+            self.pod = l.pod.as_ref();
+        }
+    }
+
     /// An owned copy (reference counts of the entities incremented).
     pub fn to_flat(&self) -> FlatRecord {
         FlatRecord {
@@ -467,30 +501,11 @@ impl Flattener {
         }
         let (record, layout) = self.current.as_ref()?;
         let no_ancestors = self.no_ancestors.as_ref()?;
-        let mut out = Linked {
-            record,
-            layout: *layout,
-            header: self.header.as_ref(),
-            pod: None,
-            container: None,
-            parent: None,
-            process: None,
-            file: None,
-            new_file: None,
-            ancestors: no_ancestors,
-            process_slot: None,
-            file_slot: None,
-        };
+        let mut out = Linked::unlinked(record, *layout, self.header.as_ref(), no_ancestors);
         let entry = record.proc_oid().and_then(|oid| self.processes.get(&oid));
         if let Some(entry) = entry {
-            out.process = Some(&entry.process);
+            out.link_process(&entry.process, entry.links.as_ref());
             out.process_slot = entry.slot.map(|s| (self.segment, s));
-            if let Some(l) = &entry.links {
-                out.parent = l.parent.as_ref();
-                out.ancestors = &l.ancestors;
-                out.container = l.container.as_ref();
-                out.pod = l.pod.as_ref();
-            }
         }
         let (file, new_file) = self.file_entries(record);
         out.file = file.map(|e| &e.file);

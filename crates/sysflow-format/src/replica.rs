@@ -145,32 +145,21 @@ impl Replica {
     /// `record` linked to the entities `refs` points at.
     #[inline]
     pub(crate) fn link<'a>(&'a self, record: &'a Record, refs: Refs) -> Linked<'a> {
-        let mut out = Linked {
+        let mut out = Linked::unlinked(
             record,
-            layout: self.layout,
-            header: self.header.as_ref(),
-            pod: None,
-            container: None,
-            parent: None,
-            process: None,
-            file: None,
-            new_file: self.file(refs.new_file).map(|(f, _)| f),
-            ancestors: &self.no_ancestors,
-            process_slot: None,
-            file_slot: None,
-        };
+            self.layout,
+            self.header.as_ref(),
+            &self.no_ancestors,
+        );
+        if let Some(p) = self.process(refs.process) {
+            out.link_process(&p.process, Some(&p.links));
+            out.process_slot = p.slot;
+        }
         if let Some((file, slot)) = self.file(refs.file) {
             out.file = Some(file);
             out.file_slot = *slot;
         }
-        if let Some(p) = self.process(refs.process) {
-            out.process = Some(&p.process);
-            out.parent = p.links.parent.as_ref();
-            out.ancestors = &p.links.ancestors;
-            out.container = p.links.container.as_ref();
-            out.pod = p.links.pod.as_ref();
-            out.process_slot = p.slot;
-        }
+        out.new_file = self.file(refs.new_file).map(|(f, _)| f);
         out
     }
 }
