@@ -5,6 +5,7 @@
 //! a header is read**, because each header starts a self-contained segment. Missing references are not errors: the
 //! corresponding link is simply `None`.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -598,21 +599,29 @@ impl Flattener {
                 if self.segment == 0 {
                     self.new_segment();
                 }
-                let entry = ProcEntry {
-                    process: p.clone(),
-                    links: None,
-                    slot: (self.process_count < u32::MAX).then_some(self.process_count),
-                    index: self
-                        .processes
-                        .get(&p.oid)
-                        .map_or_else(|| replica_index(self.processes.len()), |e| e.index),
-                    shipped: false,
-                };
+                let slot = (self.process_count < u32::MAX).then_some(self.process_count);
                 self.process_count = self.process_count.saturating_add(1);
+                let index = replica_index(self.processes.len());
+                let known = match self.processes.entry(p.oid) {
+                    // A new record of a known process keeps its place in a replica.
+                    Entry::Occupied(mut o) => {
+                        let e = o.get_mut();
+                        (e.process, e.links, e.slot, e.shipped) = (p.clone(), None, slot, false);
+                        true
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert(ProcEntry {
+                            process: p.clone(),
+                            links: None,
+                            slot,
+                            index,
+                            shipped: false,
+                        });
+                        false
+                    }
+                };
                 // A changed process, or one that a resolved link missed, may sit in any resolved chain.
-                if self.processes.insert(p.oid, entry).is_some()
-                    || self.missing.contains_key(&p.oid)
-                {
+                if known || self.missing.contains_key(&p.oid) {
                     self.invalidate_links();
                 }
                 if !self.with_entities {
@@ -630,17 +639,22 @@ impl Flattener {
                 }
                 let slot = (self.file_count < u32::MAX).then_some(self.file_count);
                 self.file_count = self.file_count.saturating_add(1);
-                let index = self
-                    .files
-                    .get(&f.oid)
-                    .map_or_else(|| replica_index(self.files.len()), |e| e.index);
-                let entry = FileEntry {
-                    file: f.clone(),
-                    slot,
-                    index,
-                    shipped: false,
-                };
-                self.files.insert(f.oid, entry);
+                let index = replica_index(self.files.len());
+                match self.files.entry(f.oid) {
+                    // A new record of a known file keeps its place in a replica.
+                    Entry::Occupied(mut o) => {
+                        let e = o.get_mut();
+                        (e.file, e.slot, e.shipped) = (f.clone(), slot, false);
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert(FileEntry {
+                            file: f.clone(),
+                            slot,
+                            index,
+                            shipped: false,
+                        });
+                    }
+                }
                 if !self.with_entities {
                     return None;
                 }
@@ -681,35 +695,37 @@ impl Flattener {
         }
     }
 
-    /// Consumes one record in file order like [`push`](Flattener::push), for a [`Replica`] on another thread: an
-    /// event or flow is shipped with the replica indices of its entities, preceded by whatever the replica lacks
-    /// to link it (a new segment, a process with its current links, a file); entity records (when asked for) are
-    /// shipped linked.
-    pub(crate) fn ship(&mut self, record: Record, layout: Layout, out: &mut VecDeque<Shipment>) {
+    /// Consumes one record in file order like [`push`](Flattener::push), for a [`Replica`] on another thread.
+    /// Returns what the consumer reads (an event or flow with the replica indices of its entities; an entity
+    /// record, linked, when asked for); whatever the replica lacks to link it (a new segment, a process with its
+    /// current links, a file) is appended to `updates`, to be shipped before it.
+    pub(crate) fn ship(
+        &mut self,
+        record: Record,
+        layout: Layout,
+        updates: &mut VecDeque<Shipment>,
+    ) -> Option<Shipment> {
         if record.kind().is_entity() {
             let header = matches!(record, Record::Header(_));
             let flat = self.push(record, layout);
             if header {
-                out.push_back(Shipment::Segment(self.header.clone()));
+                updates.push_back(Shipment::Segment(self.header.clone()));
             }
-            if let Some(flat) = flat {
-                out.push_back(Shipment::Entity(Box::new(flat)));
-            }
-            return;
+            return flat.map(|flat| Shipment::Entity(Box::new(flat)));
         }
         let process = record
             .proc_oid()
-            .and_then(|oid| self.ship_process(&oid, out));
+            .and_then(|oid| self.ship_process(&oid, updates));
         let (process, slot) = process.unwrap_or((Refs::NONE, None));
         let (file, new_file) = match &record {
-            Record::FileFlow(ff) => (self.ship_file(&ff.file_oid, out), None),
+            Record::FileFlow(ff) => (self.ship_file(&ff.file_oid, updates), None),
             Record::FileEvent(fe) => (
-                self.ship_file(&fe.file_oid, out),
-                fe.new_file_oid.and_then(|n| self.ship_file(&n, out)),
+                self.ship_file(&fe.file_oid, updates),
+                fe.new_file_oid.and_then(|n| self.ship_file(&n, updates)),
             ),
             _ => (None, None),
         };
-        out.push_back(Shipment::Event {
+        Some(Shipment::Event {
             record,
             refs: Refs {
                 process,
@@ -717,7 +733,7 @@ impl Flattener {
                 file: file.unwrap_or(Refs::NONE),
                 new_file: new_file.unwrap_or(Refs::NONE),
             },
-        });
+        })
     }
 
     /// The replica index and slot of process `oid`, shipping it first if the replica does not have its current

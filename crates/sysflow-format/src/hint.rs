@@ -9,12 +9,6 @@ pub fn prefetch_lines<T>(value: &T, lines: usize) {
     }
 }
 
-/// Starts bringing the cache line holding `byte` into the CPU cache, without waiting for it.
-#[inline(always)]
-pub fn prefetch(byte: &u8) {
-    prefetch_byte(byte);
-}
-
 #[inline(always)]
 fn prefetch_byte(byte: *const u8) {
     #[cfg(target_arch = "x86_64")]

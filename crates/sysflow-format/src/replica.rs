@@ -178,7 +178,9 @@ pub(crate) struct Shipping<R> {
     records: TraceReader<R>,
     flattener: Flattener,
     layout: Layout,
+    /// Updates shipped before the item in `next` (usually none).
     pending: VecDeque<Shipment>,
+    next: Option<Shipment>,
 }
 
 impl<R: Read> Shipping<R> {
@@ -188,6 +190,7 @@ impl<R: Read> Shipping<R> {
             records,
             flattener,
             pending: VecDeque::new(),
+            next: None,
         }
     }
 
@@ -202,12 +205,23 @@ impl<R: Read> Iterator for Shipping<R> {
 
     fn next(&mut self) -> Option<Shipment> {
         loop {
-            if let Some(item) = self.pending.pop_front() {
+            if let Some(update) = self.pending.pop_front() {
+                return Some(update);
+            }
+            if let Some(item) = self.next.take() {
                 return Some(item);
             }
-            match self.records.next()? {
+            let item = match self.records.next()? {
                 Ok(rec) => self.flattener.ship(rec, self.layout, &mut self.pending),
-                Err(e) => return Some(Shipment::Error(e)),
+                Err(e) => Some(Shipment::Error(e)),
+            };
+            // The common case: nothing to update first.
+            if self.pending.is_empty() {
+                if item.is_some() {
+                    return item;
+                }
+            } else {
+                self.next = item;
             }
         }
     }

@@ -1139,10 +1139,8 @@ impl SectionCache {
         else {
             return;
         };
-        for line in 0..PREFETCH_LINES {
-            if let Some(byte) = self.arena.get(base.saturating_add(line * 64)) {
-                sysflow_format::hint::prefetch(byte);
-            }
+        if let Some(first) = self.arena.get(base) {
+            sysflow_format::hint::prefetch_lines(first, PREFETCH_LINES);
         }
     }
 
