@@ -15,7 +15,7 @@ if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq --no-install-recommends libelf-dev zlib1g-dev pkg-config >/dev/null; }
 fi
 cargo build --release -q -p sysflow-cli
-bin=target/release
+bin=${CARGO_TARGET_DIR:-target}/release   # where cargo put the build
 if [ "$(id -u)" = 0 ] && [ -e /sys/kernel/btf/vmlinux ]; then
   rm -rf "$out/traces"   # this run's traces only
   echo "==> sysflow run for ${duration}s (alerts below; traces in $out/traces)" >&2
